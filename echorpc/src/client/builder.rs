@@ -1,0 +1,113 @@
+//! Configuring a [`Client`] before it connects.
+
+use std::time::Duration;
+
+use crate::backoff::Backoff;
+use crate::client::Client;
+use crate::config::{DEFAULT_CONNECT_TIMEOUT, Limits, Settings};
+
+/// Builds a [`Client`]: the server's URL, who it says it is, timing, reconnects and limits.
+///
+/// ```
+/// use std::time::Duration;
+/// use echorpc::{Backoff, Client};
+///
+/// let client = Client::builder("ws://127.0.0.1:9100")
+///     .token("secret")
+///     .role("worker")
+///     .client_id("w-1")
+///     .request_timeout(Duration::from_secs(5))
+///     .reconnect(Backoff::new(Duration::from_millis(100), Duration::from_secs(2)))
+///     .build();
+/// assert!(!client.is_connected());
+/// ```
+#[derive(Debug)]
+#[must_use]
+pub struct ClientBuilder {
+    pub(crate) url: String,
+    pub(crate) token: String,
+    pub(crate) role: String,
+    pub(crate) client_id: String,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) reconnect: Option<Backoff>,
+    pub(crate) settings: Settings,
+}
+
+impl ClientBuilder {
+    pub(crate) fn new(url: String) -> Self {
+        Self {
+            url,
+            token: String::new(),
+            role: "web".to_owned(),
+            client_id: String::new(),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            reconnect: Some(Backoff::default()),
+            settings: Settings::default(),
+        }
+    }
+
+    /// The `token` sent to the server's auth handler; default none.
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.token = token.into();
+        self
+    }
+
+    /// The `role` sent to the server; default `"web"`.
+    pub fn role(mut self, role: impl Into<String>) -> Self {
+        self.role = role.into();
+        self
+    }
+
+    /// The `client_id` sent to the server; default none.
+    pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
+        self.client_id = client_id.into();
+        self
+    }
+
+    /// How long [`Client::connect`] keeps trying; default 10 s.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long calls wait for their answers unless given their own timeout; default 30 s.
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.request_timeout = timeout;
+        self
+    }
+
+    /// How often the server is pinged; default 30 s. `Duration::ZERO` turns pings off.
+    pub fn ping_interval(mut self, interval: Duration) -> Self {
+        self.settings.ping_interval = interval;
+        self
+    }
+
+    /// How long to wait for a pong before dropping the connection; default 5 s.
+    pub fn pong_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.pong_timeout = timeout;
+        self
+    }
+
+    /// Reconnect after an unexpected close with these delays; default 1 s doubling to 5 s.
+    pub fn reconnect(mut self, backoff: Backoff) -> Self {
+        self.reconnect = Some(backoff);
+        self
+    }
+
+    /// Never reconnect: a dropped connection stays dropped until [`Client::connect`].
+    pub fn no_reconnect(mut self) -> Self {
+        self.reconnect = None;
+        self
+    }
+
+    /// Limits on message size, in-flight requests and queued frames.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.settings.limits = limits;
+        self
+    }
+
+    /// The client, ready for handlers to be registered and to [`connect`](Client::connect).
+    pub fn build(self) -> Client {
+        Client::from_builder(self)
+    }
+}

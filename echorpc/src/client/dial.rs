@@ -1,0 +1,117 @@
+//! Opening one WebSocket to the server: the URL with its query parameters, and the upgrade.
+
+use std::fmt::Write as _;
+
+use tokio::net::TcpStream;
+
+use crate::config::Limits;
+use crate::error::{Error, ErrorCode};
+use crate::ws::socket::{IntoClientRequest, WebSocketStream, WsError, client_async_with_config};
+
+/// The server's URL with `token`, `role` and `client_id` appended; empty values are left out.
+pub(crate) fn url_with_query(url: &str, params: &[(&str, &str)]) -> String {
+    let mut out = url.to_owned();
+    let mut separator = if url.contains('?') { '&' } else { '?' };
+    for (name, value) in params.iter().filter(|(_, v)| !v.is_empty()) {
+        out.push(separator);
+        separator = '&';
+        out.push_str(name);
+        out.push('=');
+        for byte in value.bytes() {
+            match byte {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    out.push(byte as char);
+                }
+                _ => {
+                    let _ = write!(out, "%{byte:02X}");
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Why a dial failed.
+#[derive(Debug)]
+pub(crate) enum DialError {
+    /// HTTP 401: never retried.
+    Unauthorized,
+    /// Anything else; retried when reconnecting is on.
+    Failed(Error),
+}
+
+impl DialError {
+    pub(crate) fn into_error(self) -> Error {
+        match self {
+            Self::Unauthorized => Error::auth_failed(),
+            Self::Failed(err) => err,
+        }
+    }
+}
+
+fn not_connected(detail: String) -> Error {
+    Error::new(ErrorCode::NOT_CONNECTED, detail)
+}
+
+/// Connects and upgrades.
+pub(crate) async fn dial(
+    url: &str,
+    limits: &Limits,
+) -> Result<WebSocketStream<TcpStream>, DialError> {
+    let request = url
+        .into_client_request()
+        .map_err(|err| DialError::Failed(not_connected(format!("bad url {url}: {err}"))))?;
+    let uri = request.uri();
+    if uri.scheme_str() != Some("ws") {
+        return Err(DialError::Failed(not_connected(format!(
+            "unsupported url scheme in {url}: only ws:// is built in"
+        ))));
+    }
+    let host = uri
+        .host()
+        .unwrap_or("localhost")
+        .trim_matches(['[', ']'])
+        .to_owned();
+    let port = uri.port_u16().unwrap_or(80);
+    let stream = TcpStream::connect((host.as_str(), port))
+        .await
+        .map_err(|err| {
+            DialError::Failed(
+                not_connected(format!("cannot connect to {host}:{port}: {err}")).with_source(err),
+            )
+        })?;
+    let _ = stream.set_nodelay(true);
+    match client_async_with_config(request, stream, Some(crate::ws::config(limits))).await {
+        Ok((socket, _response)) => Ok(socket),
+        Err(WsError::Http(response)) if response.status().as_u16() == 401 => {
+            Err(DialError::Unauthorized)
+        }
+        Err(WsError::Http(response)) => Err(DialError::Failed(not_connected(format!(
+            "upgrade refused with HTTP {}",
+            response.status()
+        )))),
+        Err(err) => Err(DialError::Failed(
+            not_connected(format!("upgrade failed: {err}")).with_source(err),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_with_query;
+
+    #[test]
+    fn query_leaves_out_empty_values_and_escapes() {
+        assert_eq!(
+            url_with_query(
+                "ws://h:1/rpc",
+                &[("token", "a b&c"), ("role", "web"), ("client_id", "")]
+            ),
+            "ws://h:1/rpc?token=a%20b%26c&role=web"
+        );
+        assert_eq!(
+            url_with_query("ws://h/?x=1", &[("role", "r")]),
+            "ws://h/?x=1&role=r"
+        );
+    }
+}

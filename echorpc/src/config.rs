@@ -1,0 +1,115 @@
+//! Limits and timing shared by servers and clients, with the reference packages' defaults.
+
+use std::time::Duration;
+
+/// The protocol's default request timeout: 30 s.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// The protocol's default heartbeat interval: 30 s.
+pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(30);
+/// The protocol's default time to wait for a pong: 5 s.
+pub const DEFAULT_PONG_TIMEOUT: Duration = Duration::from_secs(5);
+/// The protocol's default client connect timeout: 10 s.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The protocol's default port: 9100.
+pub const DEFAULT_PORT: u16 = 9100;
+
+/// Bounds on what one peer can make this side hold. Every field has a documented default.
+///
+/// ```
+/// use echorpc::Limits;
+/// let limits = Limits::default().max_message_size(64 * 1024).max_in_flight(32);
+/// assert_eq!(limits.get_max_message_size(), 64 * 1024);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    max_message_size: usize,
+    max_in_flight: usize,
+    outbound_queue: usize,
+    max_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_message_size: 4 << 20,
+            max_in_flight: 256,
+            outbound_queue: 1024,
+            max_connections: 10_000,
+        }
+    }
+}
+
+impl Limits {
+    /// Largest message (and frame) accepted, in bytes; default 4 MiB. A larger one closes the
+    /// connection with WebSocket close code 1009.
+    #[must_use]
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.max_message_size = bytes.max(1);
+        self
+    }
+
+    /// Requests from one peer handled at the same time; default 256. Past it a request is
+    /// answered at once with `-32004` instead of queueing work without bound.
+    #[must_use]
+    pub fn max_in_flight(mut self, requests: usize) -> Self {
+        self.max_in_flight = requests.max(1);
+        self
+    }
+
+    /// Frames waiting to be written to one peer; default 1024. A peer that stops reading until
+    /// its queue is full is disconnected; local calls wait for room instead, up to their timeout.
+    #[must_use]
+    pub fn outbound_queue(mut self, frames: usize) -> Self {
+        self.outbound_queue = frames.max(1);
+        self
+    }
+
+    /// Connections a server holds at once, handshakes included; default 10,000. Past it an
+    /// upgrade is answered with HTTP 503. Ignored by clients.
+    #[must_use]
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.max_connections = connections.max(1);
+        self
+    }
+
+    /// See [`max_message_size`](Self::max_message_size).
+    pub fn get_max_message_size(&self) -> usize {
+        self.max_message_size
+    }
+
+    /// See [`max_in_flight`](Self::max_in_flight).
+    pub fn get_max_in_flight(&self) -> usize {
+        self.max_in_flight
+    }
+
+    /// See [`outbound_queue`](Self::outbound_queue).
+    pub fn get_outbound_queue(&self) -> usize {
+        self.outbound_queue
+    }
+
+    /// See [`max_connections`](Self::max_connections).
+    pub fn get_max_connections(&self) -> usize {
+        self.max_connections
+    }
+}
+
+/// What every connection of one server or client runs with.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Settings {
+    pub(crate) request_timeout: Duration,
+    /// `Duration::ZERO` turns the heartbeat off.
+    pub(crate) ping_interval: Duration,
+    pub(crate) pong_timeout: Duration,
+    pub(crate) limits: Limits,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            ping_interval: DEFAULT_PING_INTERVAL,
+            pong_timeout: DEFAULT_PONG_TIMEOUT,
+            limits: Limits::default(),
+        }
+    }
+}

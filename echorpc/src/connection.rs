@@ -1,0 +1,420 @@
+//! One open WebSocket to a peer: its metadata, and calls, batches and events sent to it.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use futures::future::join_all;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use tokio::sync::{Notify, mpsc, watch};
+
+use crate::config::Settings;
+use crate::error::Error;
+use crate::message::{encode_batch, encode_notification, encode_request};
+use crate::pending::{PendingCalls, PendingGuard};
+use crate::raw::RawJson;
+use crate::ws::Frame;
+
+/// Identifies a connection for as long as the process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnectionId(u64);
+
+impl ConnectionId {
+    fn next() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        Self(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+impl fmt::Display for ConnectionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// What a server knows of a connection: `token`, `role`, `client_id`, `authenticated`, and the
+/// fields the auth handler returned, merged over them (so auth may also override `role`).
+///
+/// ```
+/// use echorpc::Metadata;
+/// use serde_json::json;
+///
+/// let meta = Metadata::from_map(json!({"role": "ops", "client_id": "c1", "tier": "gold"})
+///     .as_object().unwrap().clone());
+/// assert_eq!(meta.role(), "ops");
+/// assert_eq!(meta.get("tier"), Some(&json!("gold")));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Metadata(Map<String, Value>);
+
+impl Metadata {
+    /// Metadata holding exactly these fields.
+    pub fn from_map(map: Map<String, Value>) -> Self {
+        Self(map)
+    }
+
+    fn str_field(&self, key: &str) -> &str {
+        self.0.get(key).and_then(Value::as_str).unwrap_or("")
+    }
+
+    /// The `role` field (`""` when absent or not a string).
+    pub fn role(&self) -> &str {
+        self.str_field("role")
+    }
+
+    /// The `client_id` field.
+    pub fn client_id(&self) -> &str {
+        self.str_field("client_id")
+    }
+
+    /// The `token` field.
+    pub fn token(&self) -> &str {
+        self.str_field("token")
+    }
+
+    /// Whether the connection passed auth (`authenticated: true`).
+    pub fn is_authenticated(&self) -> bool {
+        self.0.get("authenticated") == Some(&Value::Bool(true))
+    }
+
+    /// Any field.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.0.get(key)
+    }
+
+    /// All fields.
+    pub fn as_map(&self) -> &Map<String, Value> {
+        &self.0
+    }
+}
+
+/// What the writer task of a connection is fed.
+#[derive(Debug)]
+pub(crate) enum Outbound {
+    Frame(Frame),
+}
+
+/// A handle to one open WebSocket: the server's view of a client, or a client's current
+/// connection to its server. Cheap to clone; every clone drives the same socket.
+///
+/// Handlers receive the calling connection, so they can read its [`Metadata`] and call back into
+/// the same peer while their own call is still being answered.
+#[derive(Clone)]
+pub struct Connection {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    id: ConnectionId,
+    meta: Metadata,
+    settings: Settings,
+    outbound: mpsc::Sender<Outbound>,
+    pending: PendingCalls,
+    in_flight: AtomicUsize,
+    close_request: Notify,
+    close_reason: Mutex<Option<CloseReason>>,
+    closed: watch::Sender<bool>,
+}
+
+/// Why this side closes a connection: a WebSocket close code and a reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CloseReason {
+    pub(crate) code: u16,
+    pub(crate) reason: Cow<'static, str>,
+}
+
+impl CloseReason {
+    pub(crate) const fn new(code: u16, reason: &'static str) -> Self {
+        Self {
+            code,
+            reason: Cow::Borrowed(reason),
+        }
+    }
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("id", &self.shared.id)
+            .field("meta", &self.shared.meta)
+            .field("open", &self.is_open())
+            .finish()
+    }
+}
+
+impl Connection {
+    /// A connection and the receiving end of its outbound queue, for the socket driver.
+    pub(crate) fn new(meta: Metadata, settings: Settings) -> (Self, mpsc::Receiver<Outbound>) {
+        let (tx, rx) = mpsc::channel(settings.limits.get_outbound_queue());
+        let shared = Shared {
+            id: ConnectionId::next(),
+            meta,
+            settings,
+            outbound: tx,
+            pending: PendingCalls::default(),
+            in_flight: AtomicUsize::new(0),
+            close_request: Notify::new(),
+            close_reason: Mutex::new(None),
+            closed: watch::Sender::new(false),
+        };
+        (
+            Self {
+                shared: Arc::new(shared),
+            },
+            rx,
+        )
+    }
+
+    /// This connection's id.
+    pub fn id(&self) -> ConnectionId {
+        self.shared.id
+    }
+
+    /// What is known of the peer (see [`Metadata`]).
+    pub fn meta(&self) -> &Metadata {
+        &self.shared.meta
+    }
+
+    /// Whether the socket is still open.
+    pub fn is_open(&self) -> bool {
+        !*self.shared.closed.borrow()
+    }
+
+    /// Whether two handles drive the same socket.
+    pub fn same_as(&self, other: &Connection) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+
+    /// Calls `method` on the peer and waits for its result, up to the request timeout.
+    ///
+    /// `params` is any serialisable value, by convention an object of named fields; `null`
+    /// (or `()`) leaves the `params` member out.
+    ///
+    /// # Errors
+    /// The peer's error object unchanged; `-32002` after the request timeout; `-32001` when the
+    /// connection is or becomes closed.
+    pub async fn request(&self, method: &str, params: impl Serialize) -> Result<Value, Error> {
+        self.call(method, &params).await
+    }
+
+    /// [`request`](Self::request) with its own timeout instead of the configured one.
+    ///
+    /// # Errors
+    /// As for [`request`](Self::request).
+    pub async fn request_with_timeout(
+        &self,
+        method: &str,
+        params: impl Serialize,
+        timeout: Duration,
+    ) -> Result<Value, Error> {
+        decode(self.call_raw(method, &params, timeout).await?)
+    }
+
+    /// Calls `method` and decodes its result as `R`: the typed form of
+    /// [`request`](Self::request), used by generated service stubs.
+    ///
+    /// # Errors
+    /// As for [`request`](Self::request), and `-32603` when the result does not fit `R`.
+    pub async fn call<R: DeserializeOwned, P: Serialize + ?Sized>(
+        &self,
+        method: &str,
+        params: &P,
+    ) -> Result<R, Error> {
+        decode(
+            self.call_raw(method, params, self.shared.settings.request_timeout)
+                .await?,
+        )
+    }
+
+    /// Sends one request and returns its raw result.
+    pub(crate) async fn call_raw<P: Serialize + ?Sized>(
+        &self,
+        method: &str,
+        params: &P,
+        timeout: Duration,
+    ) -> Result<RawJson, Error> {
+        let (id, response) = self.shared.pending.register()?;
+        let _guard = PendingGuard {
+            calls: &self.shared.pending,
+            id,
+        };
+        let frame = encode_request(id, method, params)?;
+        let exchange = async {
+            self.enqueue(Frame::from(frame)).await?;
+            response
+                .await
+                .unwrap_or_else(|_| Err(Error::not_connected()))
+        };
+        tokio::time::timeout(timeout, exchange)
+            .await
+            .unwrap_or_else(|_| Err(Error::timeout()))
+    }
+
+    /// Sends several calls in one frame and returns their outcomes in call order; one failed
+    /// call is an error in its own slot. An empty list sends nothing.
+    ///
+    /// # Errors
+    /// `-32002` when not every answer came within the request timeout; `-32001` when the
+    /// connection is or becomes closed.
+    pub async fn batch_request<I, M, P>(&self, calls: I) -> Result<Vec<Result<Value, Error>>, Error>
+    where
+        I: IntoIterator<Item = (M, P)>,
+        M: AsRef<str>,
+        P: Serialize,
+    {
+        let pending = &self.shared.pending;
+        let mut guards = Vec::new();
+        let mut receivers = Vec::new();
+        let mut parts = Vec::new();
+        for (method, params) in calls {
+            let (id, rx) = pending.register()?;
+            guards.push(PendingGuard { calls: pending, id });
+            receivers.push(rx);
+            parts.push(encode_request(id, method.as_ref(), &params)?);
+        }
+        if parts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let exchange = async {
+            self.enqueue(Frame::from(encode_batch(&parts))).await?;
+            let outcomes = join_all(receivers).await;
+            Ok(outcomes
+                .into_iter()
+                .map(|o| {
+                    o.unwrap_or_else(|_| Err(Error::not_connected()))
+                        .and_then(decode)
+                })
+                .collect())
+        };
+        tokio::time::timeout(self.shared.settings.request_timeout, exchange)
+            .await
+            .unwrap_or_else(|_| Err(Error::timeout()))
+    }
+
+    /// Sends an event (a notification) to the peer: fire and forget.
+    ///
+    /// # Errors
+    /// `-32001` when the connection is closed, or when the peer has not read its queued frames
+    /// for a whole request timeout (it is then disconnected).
+    pub async fn publish(&self, event: &str, data: impl Serialize) -> Result<(), Error> {
+        let frame = Frame::from(encode_notification(event, &data)?);
+        match tokio::time::timeout(self.shared.settings.request_timeout, self.enqueue(frame)).await
+        {
+            Ok(sent) => sent,
+            Err(_) => {
+                tracing::warn!(connection = %self.id(), "peer stopped reading; disconnecting");
+                self.request_close(CloseReason::new(1008, "outbound queue full"));
+                Err(Error::not_connected())
+            }
+        }
+    }
+
+    /// Closes the connection with a WebSocket close handshake and waits until it is closed.
+    /// Calls still waiting for answers fail with `-32001`.
+    pub async fn close(&self) {
+        self.request_close(CloseReason::new(1000, "closing"));
+        self.closed().await;
+    }
+
+    /// Waits until the connection is closed, by either side.
+    pub async fn closed(&self) {
+        let mut state = self.shared.closed.subscribe();
+        // An error means the sender is gone, which only happens once the connection is.
+        let _ = state.wait_for(|closed| *closed).await;
+    }
+
+    /// Queues a frame made by this side's API, waiting for room in the queue.
+    async fn enqueue(&self, frame: Frame) -> Result<(), Error> {
+        if !self.is_open() {
+            return Err(Error::not_connected());
+        }
+        self.shared
+            .outbound
+            .send(Outbound::Frame(frame))
+            .await
+            .map_err(|_| Error::not_connected())
+    }
+
+    /// Queues a frame the router owes the peer (a response, a pong, a broadcast). A peer whose
+    /// queue is full is not reading: it is disconnected rather than buffered without bound.
+    pub(crate) fn push(&self, frame: Frame) {
+        match self.shared.outbound.try_send(Outbound::Frame(frame)) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::warn!(connection = %self.id(), "outbound queue full; disconnecting a peer that does not read");
+                self.request_close(CloseReason::new(1008, "outbound queue full"));
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
+    }
+
+    /// Asks the connection's driver to close; the first reason given wins.
+    pub(crate) fn request_close(&self, reason: CloseReason) {
+        let mut slot = self
+            .shared
+            .close_reason
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if slot.is_none() {
+            *slot = Some(reason);
+            self.shared.close_request.notify_one();
+        }
+    }
+
+    /// Completes once [`request_close`](Self::request_close) was called, with its reason.
+    ///
+    /// Cancel safe: a request made while nobody waits is kept for the next call.
+    pub(crate) async fn close_requested(&self) -> CloseReason {
+        self.shared.close_request.notified().await;
+        self.shared
+            .close_reason
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .unwrap_or(CloseReason::new(1000, "closing"))
+    }
+
+    /// Marks the connection closed and fails every call still waiting.
+    pub(crate) fn mark_closed(&self) {
+        self.shared.closed.send_replace(true);
+        self.shared.pending.close();
+    }
+
+    pub(crate) fn pending(&self) -> &PendingCalls {
+        &self.shared.pending
+    }
+
+    pub(crate) fn settings(&self) -> &Settings {
+        &self.shared.settings
+    }
+
+    /// Counts one more request being handled, unless the limit is reached.
+    pub(crate) fn begin_request(&self) -> Option<InFlight> {
+        let limit = self.shared.settings.limits.get_max_in_flight();
+        self.shared
+            .in_flight
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < limit).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| InFlight(self.clone()))
+    }
+}
+
+/// One request being handled; the count goes down when it is dropped.
+pub(crate) struct InFlight(Connection);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.shared.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+fn decode<R: DeserializeOwned>(raw: RawJson) -> Result<R, Error> {
+    raw.parse()
+        .map_err(|err| Error::internal(format!("result did not fit the expected type: {err}")))
+}

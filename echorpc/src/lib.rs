@@ -1,0 +1,80 @@
+//! # echorpc
+//!
+//! Bidirectional JSON-RPC 2.0 over WebSocket, wire-compatible with the `echorpc` TypeScript and
+//! Python packages. Servers and clients call each other's methods, publish events to each other,
+//! send batches, authenticate during the HTTP upgrade, keep connections alive with a JSON
+//! ping/pong heartbeat, and clients reconnect with exponential backoff keeping their handlers
+//! and subscriptions.
+//!
+//! ## Quickstart
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), echorpc::Error> {
+//! use echorpc::{Client, Server};
+//! use serde_json::{json, Value};
+//!
+//! let server = Server::builder()
+//!     .host("127.0.0.1")
+//!     .port(0)
+//!     .auth(|req| req.token == "secret")
+//!     .build();
+//! server.register("add", |p: Value, _conn| async move {
+//!     let sum = p["a"].as_i64().unwrap_or(0) + p["b"].as_i64().unwrap_or(0);
+//!     Ok::<_, echorpc::Error>(json!({ "sum": sum }))
+//! })?;
+//! let addr = server.start().await?;
+//!
+//! let client = Client::builder(format!("ws://{addr}")).token("secret").build();
+//! client.connect().await?;
+//! assert_eq!(client.request("add", json!({ "a": 1, "b": 2 })).await?, json!({ "sum": 3 }));
+//! client.disconnect().await;
+//! server.stop().await;
+//! # Ok(()) }
+//! ```
+//!
+//! ## Features
+//! | feature | where |
+//! |---|---|
+//! | calls both ways, results or error objects | [`Client::request`], [`Connection::request`], [`Server::register`], [`Client::register`] |
+//! | events (notifications) in sent order | [`Client::publish`], [`Client::subscribe`], [`Server::subscribe`] |
+//! | batches, results in call order | [`Client::batch_request`] |
+//! | auth during the upgrade, HTTP 401 on reject | [`ServerBuilder::auth`], [`ServerBuilder::auth_async`] |
+//! | JSON ping/pong heartbeat | [`ServerBuilder::ping_interval`], [`ClientBuilder::ping_interval`] |
+//! | reconnect with backoff | [`ClientBuilder::reconnect`], [`Backoff`] |
+//! | broadcast to all, a role, all but one | [`Server::broadcast`], [`Server::broadcast_to_role`], [`Server::broadcast_except`] |
+//! | bounded resources | [`Limits`] |
+//!
+//! The library logs through `tracing` and never prints.
+
+mod auth;
+mod backoff;
+mod client;
+mod config;
+mod connection;
+mod error;
+mod handler;
+mod heartbeat;
+mod hooks;
+mod message;
+mod pending;
+mod raw;
+mod registry;
+mod router;
+mod server;
+mod ws;
+
+pub use auth::{AuthDecision, AuthRequest};
+pub use backoff::Backoff;
+pub use client::{Client, ClientBuilder};
+pub use config::{
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_PING_INTERVAL, DEFAULT_PONG_TIMEOUT, DEFAULT_PORT,
+    DEFAULT_REQUEST_TIMEOUT, Limits,
+};
+pub use connection::{Connection, ConnectionId, Metadata};
+pub use error::{Error, ErrorCode, Result};
+pub use handler::{
+    BoxFuture, EventHandler, MethodHandler, MethodResult, encode_result, event_fn, method_fn,
+};
+pub use raw::{Params, RawJson};
+pub use registry::SubscriptionId;
+pub use server::{Server, ServerBuilder};

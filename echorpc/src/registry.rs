@@ -1,0 +1,128 @@
+//! The table of methods and event subscribers, shared by every connection of a server or by
+//! every connection a client makes over its reconnects.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+
+use crate::error::Error;
+use crate::handler::{EventHandler, MethodHandler};
+use crate::message::is_reserved;
+
+/// Identifies one event subscription, for [`unsubscribe`](crate::Client::unsubscribe).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SubscriptionId(u64);
+
+pub(crate) type Subscribers = Arc<[(SubscriptionId, Arc<dyn EventHandler>)]>;
+
+#[derive(Default)]
+pub(crate) struct Registry {
+    methods: RwLock<HashMap<Box<str>, Arc<dyn MethodHandler>>>,
+    events: RwLock<HashMap<Box<str>, Subscribers>>,
+    next_subscription: AtomicU64,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let methods = self.methods.read().unwrap_or_else(PoisonError::into_inner);
+        f.debug_struct("Registry")
+            .field("methods", &methods.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+fn check_name(kind: &str, name: &str) -> Result<(), Error> {
+    if is_reserved(name) {
+        return Err(Error::usage(format!(
+            "'{name}' is reserved for the heartbeat and cannot be used as {kind} name"
+        )));
+    }
+    Ok(())
+}
+
+impl Registry {
+    /// Adds or replaces a method.
+    pub(crate) fn add_method(
+        &self,
+        name: &str,
+        handler: Arc<dyn MethodHandler>,
+    ) -> Result<(), Error> {
+        check_name("a method", name)?;
+        self.methods
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(name.into(), handler);
+        Ok(())
+    }
+
+    /// Removes a method; whether it was there.
+    pub(crate) fn remove_method(&self, name: &str) -> bool {
+        self.methods
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(name)
+            .is_some()
+    }
+
+    pub(crate) fn method(&self, name: &str) -> Option<Arc<dyn MethodHandler>> {
+        self.methods
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(name)
+            .cloned()
+    }
+
+    /// Adds a subscriber to an event.
+    pub(crate) fn subscribe(
+        &self,
+        name: &str,
+        handler: Arc<dyn EventHandler>,
+    ) -> Result<SubscriptionId, Error> {
+        check_name("an event", name)?;
+        let id = SubscriptionId(self.next_subscription.fetch_add(1, Ordering::Relaxed));
+        let mut events = self.events.write().unwrap_or_else(PoisonError::into_inner);
+        let entry = events.entry(name.into()).or_insert_with(|| Arc::new([]));
+        let mut list = entry.to_vec();
+        list.push((id, handler));
+        *entry = list.into();
+        Ok(id)
+    }
+
+    /// Removes one subscriber; whether it was there.
+    pub(crate) fn unsubscribe(&self, name: &str, id: SubscriptionId) -> bool {
+        let mut events = self.events.write().unwrap_or_else(PoisonError::into_inner);
+        let Some(entry) = events.get_mut(name) else {
+            return false;
+        };
+        let before = entry.len();
+        let list: Vec<_> = entry
+            .iter()
+            .filter(|(sub, _)| *sub != id)
+            .cloned()
+            .collect();
+        let removed = list.len() != before;
+        if list.is_empty() {
+            events.remove(name);
+        } else {
+            *entry = list.into();
+        }
+        removed
+    }
+
+    /// Removes every subscriber of an event; how many there were.
+    pub(crate) fn unsubscribe_all(&self, name: &str) -> usize {
+        self.events
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(name)
+            .map_or(0, |list| list.len())
+    }
+
+    pub(crate) fn subscribers(&self, name: &str) -> Option<Subscribers> {
+        self.events
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(name)
+            .cloned()
+    }
+}

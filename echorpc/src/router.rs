@@ -1,0 +1,240 @@
+//! The engine both ends run for every connection: it takes each received frame and answers
+//! requests, delivers responses to waiting calls, hands events to subscribers in order, answers
+//! pings and handles batches.
+//!
+//! Requests run concurrently. A handler that finishes on its first poll is answered inline
+//! without spawning a task (the common case, and the fast path); one that waits is spawned, so
+//! a slow handler never holds up the connection, and a handler can call back into the same peer
+//! while its own call is open.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use futures::FutureExt;
+use futures::future::join_all;
+use serde_json::value::RawValue;
+use tokio::sync::mpsc;
+
+use crate::connection::Connection;
+use crate::error::{Error, ErrorCode};
+use crate::handler::MethodResult;
+use crate::heartbeat::Heartbeat;
+use crate::message::{
+    Incoming, PING_METHOD, PONG, PONG_METHOD, Received, classify, encode_batch, encode_error,
+    encode_result, parse_frame,
+};
+use crate::raw::{Params, RawJson};
+use crate::registry::{Registry, Subscribers};
+use crate::ws::Frame;
+
+/// Events waiting for their subscribers, per connection, in arrival order.
+const EVENT_QUEUE: usize = 256;
+
+struct EventJob {
+    subscribers: Subscribers,
+    params: Params,
+}
+
+pub(crate) struct Router {
+    registry: Arc<Registry>,
+    conn: Connection,
+    /// Started with the first event, so idle connections carry no event task.
+    events: Option<mpsc::Sender<EventJob>>,
+}
+
+impl Router {
+    pub(crate) fn new(registry: Arc<Registry>, conn: Connection) -> Self {
+        Self {
+            registry,
+            conn,
+            events: None,
+        }
+    }
+
+    /// Handles one received text frame.
+    pub(crate) async fn on_frame(&mut self, frame: Frame, heartbeat: &mut Heartbeat) {
+        let text = frame.as_str();
+        match parse_frame(text) {
+            Received::Single(message) => {
+                if let Some(reply) = self.on_message(message, &frame, heartbeat).await {
+                    self.spawn_reply(reply);
+                }
+            }
+            Received::Batch(items) => self.on_batch(&frame, items, heartbeat).await,
+            Received::Invalid(err) => {
+                tracing::debug!(connection = %self.conn.id(), %err, "invalid frame");
+                self.conn.push(Frame::from(encode_error(None, &err)));
+            }
+        }
+    }
+
+    /// Handles one message; a request yields the future of its encoded response.
+    async fn on_message(
+        &mut self,
+        message: Incoming<'_>,
+        frame: &Frame,
+        heartbeat: &mut Heartbeat,
+    ) -> Option<Reply> {
+        match message {
+            Incoming::Request { id, method, params } => {
+                Some(self.start_request(id, &method, params, frame))
+            }
+            Incoming::Notification { method, params } => {
+                match &*method {
+                    PING_METHOD => self.conn.push(PONG),
+                    PONG_METHOD => heartbeat.on_pong(),
+                    _ => self.deliver_event(&method, params, frame).await,
+                }
+                None
+            }
+            Incoming::Response { id, outcome } => {
+                let outcome = outcome.map(|raw| RawJson::within(frame, raw.get()));
+                if !self.conn.pending().complete(id.get(), outcome) {
+                    tracing::debug!(connection = %self.conn.id(), id = id.get(), "response to no waiting call; dropped");
+                }
+                None
+            }
+            Incoming::Invalid(err) => Some(Reply::Ready(encode_error(None, &err))),
+        }
+    }
+
+    /// Looks the method up and starts it; errors that need no handler are answered at once.
+    fn start_request(
+        &self,
+        id: &RawValue,
+        method: &str,
+        params: Option<&RawValue>,
+        frame: &Frame,
+    ) -> Reply {
+        let id: Box<str> = id.get().into();
+        let Some(handler) = self.registry.method(method) else {
+            return Reply::Ready(encode_error(Some(&id), &Error::method_not_found(method)));
+        };
+        let Some(permit) = self.conn.begin_request() else {
+            let busy = Error::new(
+                ErrorCode::SERVER_BUSY,
+                "too many requests in flight on this connection",
+            );
+            return Reply::Ready(encode_error(Some(&id), &busy));
+        };
+        let params = Params::new(params.map(|raw| RawJson::within(frame, raw.get())));
+        let call = handler.call(params, self.conn.clone());
+        let connection = self.conn.id();
+        let method: Box<str> = method.into();
+        Reply::Running(Box::pin(async move {
+            let outcome = AssertUnwindSafe(call).catch_unwind().await;
+            drop(permit);
+            respond(&id, outcome, connection, &method)
+        }))
+    }
+
+    /// Sends a reply now if it is ready or becomes ready on its first poll; spawns it otherwise.
+    fn spawn_reply(&self, reply: Reply) {
+        match reply {
+            Reply::Ready(text) => self.conn.push(Frame::from(text)),
+            Reply::Running(mut running) => {
+                let mut cx = Context::from_waker(Waker::noop());
+                match running.as_mut().poll(&mut cx) {
+                    Poll::Ready(text) => self.conn.push(Frame::from(text)),
+                    Poll::Pending => {
+                        let conn = self.conn.clone();
+                        tokio::spawn(async move { conn.push(Frame::from(running.await)) });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Handles a batch: events and responses in order now, requests concurrently, and their
+    /// answers sent back as one array in request order.
+    async fn on_batch(&mut self, frame: &Frame, items: Vec<&RawValue>, heartbeat: &mut Heartbeat) {
+        let mut replies = Vec::new();
+        for item in items {
+            if let Some(reply) = self.on_message(classify(item), frame, heartbeat).await {
+                replies.push(reply);
+            }
+        }
+        if replies.is_empty() {
+            return;
+        }
+        let conn = self.conn.clone();
+        let all = async move {
+            let parts = join_all(replies.into_iter().map(Reply::into_future)).await;
+            conn.push(Frame::from(encode_batch(&parts)));
+        };
+        tokio::spawn(all);
+    }
+
+    /// Queues an event for the connection's subscribers. Waits when the queue is full, which
+    /// stops reading from this peer until its events are handled (back-pressure, never loss).
+    async fn deliver_event(&mut self, event: &str, params: Option<&RawValue>, frame: &Frame) {
+        let Some(subscribers) = self.registry.subscribers(event) else {
+            tracing::trace!(connection = %self.conn.id(), event, "event with no subscriber; dropped");
+            return;
+        };
+        let job = EventJob {
+            subscribers,
+            params: Params::new(params.map(|raw| RawJson::within(frame, raw.get()))),
+        };
+        let conn = &self.conn;
+        let queue = self.events.get_or_insert_with(|| {
+            let (tx, rx) = mpsc::channel(EVENT_QUEUE);
+            tokio::spawn(run_events(rx, conn.clone()));
+            tx
+        });
+        // The receiver lives as long as the sender (it ends when the router is dropped).
+        let _ = queue.send(job).await;
+    }
+}
+
+/// A response being produced: already encoded, or still running.
+enum Reply {
+    Ready(String),
+    Running(Pin<Box<dyn Future<Output = String> + Send>>),
+}
+
+impl Reply {
+    async fn into_future(self) -> String {
+        match self {
+            Reply::Ready(text) => text,
+            Reply::Running(running) => running.await,
+        }
+    }
+}
+
+fn respond(
+    id: &str,
+    outcome: std::thread::Result<MethodResult>,
+    connection: crate::ConnectionId,
+    method: &str,
+) -> String {
+    match outcome {
+        Ok(Ok(result)) => encode_result(id, result.get()),
+        Ok(Err(err)) => {
+            tracing::debug!(%connection, method, %err, "handler returned an error");
+            encode_error(Some(id), &err)
+        }
+        Err(_) => {
+            tracing::error!(%connection, method, "handler panicked");
+            encode_error(
+                Some(id),
+                &Error::internal("internal error: handler panicked"),
+            )
+        }
+    }
+}
+
+/// Runs one connection's events one after another, so subscribers see them in sent order.
+async fn run_events(mut queue: mpsc::Receiver<EventJob>, conn: Connection) {
+    while let Some(job) = queue.recv().await {
+        for (_, subscriber) in job.subscribers.iter() {
+            let call = subscriber.call(job.params.clone(), conn.clone());
+            if AssertUnwindSafe(call).catch_unwind().await.is_err() {
+                tracing::error!(connection = %conn.id(), "event subscriber panicked");
+            }
+        }
+    }
+}

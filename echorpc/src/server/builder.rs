@@ -1,0 +1,111 @@
+//! Configuring a [`Server`] before it starts.
+
+use std::future::Future;
+use std::time::Duration;
+
+use crate::auth::{AuthDecision, AuthRequest, Authenticator};
+use crate::config::{DEFAULT_PORT, Limits, Settings};
+use crate::server::Server;
+
+/// Builds a [`Server`]: where it listens, how it authenticates, its timing and its limits.
+///
+/// ```
+/// use std::time::Duration;
+/// use echorpc::{Limits, Server};
+///
+/// let server = Server::builder()
+///     .host("127.0.0.1")
+///     .port(0)
+///     .auth(|req| req.token == "secret")
+///     .ping_interval(Duration::from_secs(10))
+///     .limits(Limits::default().max_connections(500))
+///     .build();
+/// # drop(server);
+/// ```
+#[derive(Debug)]
+#[must_use]
+pub struct ServerBuilder {
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) auth: Option<Authenticator>,
+    pub(crate) settings: Settings,
+}
+
+impl Default for ServerBuilder {
+    fn default() -> Self {
+        Self {
+            host: "0.0.0.0".to_owned(),
+            port: DEFAULT_PORT,
+            auth: None,
+            settings: Settings::default(),
+        }
+    }
+}
+
+impl ServerBuilder {
+    /// The address to listen on; default `0.0.0.0`.
+    pub fn host(mut self, host: impl Into<String>) -> Self {
+        self.host = host.into();
+        self
+    }
+
+    /// The port to listen on; default 9100. `0` picks a free port: read it back with
+    /// [`Server::local_addr`] or from [`Server::start`].
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// A synchronous auth handler. It sees the dialled `token`, `role` and `client_id`, and
+    /// returns anything that converts into an [`AuthDecision`]: `bool`, a metadata object, or an
+    /// `Option`/`Result` of one. Without a handler every client is accepted.
+    pub fn auth<F, D>(mut self, check: F) -> Self
+    where
+        F: Fn(&AuthRequest) -> D + Send + Sync + 'static,
+        D: Into<AuthDecision>,
+    {
+        self.auth = Some(Authenticator::sync(check));
+        self
+    }
+
+    /// An asynchronous auth handler (for a database or token-service lookup); see
+    /// [`auth`](Self::auth).
+    pub fn auth_async<F, Fut, D>(mut self, check: F) -> Self
+    where
+        F: Fn(AuthRequest) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = D> + Send + 'static,
+        D: Into<AuthDecision>,
+    {
+        self.auth = Some(Authenticator::from_async(check));
+        self
+    }
+
+    /// How often each connection is pinged; default 30 s. `Duration::ZERO` turns pings off.
+    pub fn ping_interval(mut self, interval: Duration) -> Self {
+        self.settings.ping_interval = interval;
+        self
+    }
+
+    /// How long to wait for a pong before closing the connection; default 5 s.
+    pub fn pong_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.pong_timeout = timeout;
+        self
+    }
+
+    /// How long calls made to clients wait for their answers; default 30 s.
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.request_timeout = timeout;
+        self
+    }
+
+    /// Limits on message size, in-flight requests, queued frames and connections.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.settings.limits = limits;
+        self
+    }
+
+    /// The server, ready for handlers to be registered and to [`start`](Server::start).
+    pub fn build(self) -> Server {
+        Server::from_builder(self)
+    }
+}

@@ -1,0 +1,35 @@
+//! The WebSocket layer: the only module that names tokio-tungstenite.
+
+mod driver;
+mod frame;
+
+pub(crate) use driver::drive;
+pub(crate) use frame::Frame;
+
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+use crate::config::Limits;
+
+/// Bytes read from the socket at a time. The read buffer is allocated for every connection,
+/// idle or not, so it is kept small (tungstenite's default is 128 KiB); larger messages are
+/// still read whole, in several reads.
+const READ_BUFFER: usize = 4 * 1024;
+
+pub(crate) fn config(limits: &Limits) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(32 * 1024)
+        .max_message_size(Some(limits.get_max_message_size()))
+        .max_frame_size(Some(limits.get_max_message_size()))
+}
+
+pub(crate) mod socket {
+    //! Re-exports for the server's upgrade and the client's dial.
+    pub(crate) use tokio_tungstenite::WebSocketStream;
+    pub(crate) use tokio_tungstenite::tungstenite::Error as WsError;
+    pub(crate) use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+    pub(crate) use tokio_tungstenite::tungstenite::protocol::Role;
+    pub(crate) use tokio_tungstenite::{
+        client_async_with_config, tungstenite::client::IntoClientRequest,
+    };
+}

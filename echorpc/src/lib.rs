@@ -61,6 +61,7 @@ mod raw;
 mod registry;
 mod router;
 mod server;
+mod service;
 mod ws;
 
 pub use auth::{AuthDecision, AuthRequest};
@@ -78,3 +79,7 @@ pub use handler::{
 pub use raw::{Params, RawJson};
 pub use registry::SubscriptionId;
 pub use server::{Server, ServerBuilder};
+pub use service::{Handlers, Peer, Service};
+
+#[doc(hidden)]
+pub mod __private;

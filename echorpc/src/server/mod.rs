@@ -131,6 +131,10 @@ impl Server {
         self.inner.registry.add_method(method, handler)
     }
 
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.inner.registry
+    }
+
     /// Removes a command; whether it was registered.
     pub fn unregister(&self, method: &str) -> bool {
         self.inner.registry.remove_method(method)

@@ -84,9 +84,16 @@ from echorpc import EchoClient, RpcError
 
 
 def out(obj: dict) -> None:
-    """Print one JSON line on stdout and flush it."""
-    sys.stdout.write(json.dumps(obj) + "\n")
-    sys.stdout.flush()
+    """Print one JSON line on stdout and flush it.
+
+    If the reader is gone (the harness died), exit at once: an orphan
+    must not keep running.
+    """
+    try:
+        sys.stdout.write(json.dumps(obj) + "\n")
+        sys.stdout.flush()
+    except (BrokenPipeError, ValueError):
+        os._exit(1)
 
 
 def failure_fields(exc: BaseException) -> dict:

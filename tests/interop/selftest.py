@@ -246,7 +246,7 @@ def check_batch_callback_deadlocks_in_reference() -> None:
     slots = line["slots"]
     assert [err(x) for x in slots[:2]] == [-32002, -32002], slots
     assert slots[2] == {"ok": True, "result": {"sum": 3}}
-    assert 900 <= line["ms"] < 3000, line["ms"]
+    assert 900 <= line["ms"] < 3500, line["ms"]
     assert len(c.steps("handled")) == 2  # our double did run and answer...
     assert [e["ok"] for e in s.events("callback")] == [False, False]  # ...too late
     assert c.step("after")["result"] == {"sum": 4}  # connection survives
@@ -287,7 +287,7 @@ def check_no_pong() -> None:
     assert code == 0, code
     line = c.step("no_pong")
     assert line["closed"] and line["pings_ignored"] >= 1, line
-    assert 400 <= line["after_ms"] <= 1500, line
+    assert 400 <= line["after_ms"] <= 2500, line
 
 
 def check_server_mute_pongs() -> None:

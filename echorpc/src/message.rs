@@ -141,16 +141,20 @@ fn classify_envelope(envelope: Envelope<'_>) -> Incoming<'_> {
             },
         };
     }
-    match (envelope.id, envelope.result, envelope.error) {
-        (Some(id), Some(result), None) => Incoming::Response {
+    // Anything with a result or an error is a response, and a response is never answered,
+    // even a malformed one: answering could start an endless exchange of errors with a peer
+    // that does the same.
+    let id = envelope.id.unwrap_or(RawValue::NULL);
+    match (envelope.result, envelope.error) {
+        (Some(result), None) => Incoming::Response {
             id,
             outcome: Ok(result),
         },
-        (Some(id), None, Some(error)) => Incoming::Response {
+        (_, Some(error)) => Incoming::Response {
             id,
             outcome: Err(decode_error_object(error)),
         },
-        _ => Incoming::Invalid(Error::invalid_request("no method, result or error")),
+        (None, None) => Incoming::Invalid(Error::invalid_request("no method, result or error")),
     }
 }
 
@@ -338,7 +342,6 @@ mod tests {
             r#"{"id":1,"method":"m"}"#,
             r#"{"jsonrpc":"2.0","id":{},"method":"m"}"#,
             r#"{"foo":"bar"}"#,
-            r#"{"jsonrpc":"2.0","id":1,"id":2,"method":"m"}"#,
         ] {
             let msg = single(text);
             assert!(
@@ -359,6 +362,10 @@ mod tests {
             -32700
         );
         assert_eq!(code("[]"), -32600);
+        assert_eq!(
+            code(r#"{"jsonrpc":"2.0","id":1,"id":2,"method":"m"}"#),
+            -32600
+        );
         assert_eq!(code("1"), -32600);
         assert_eq!(code("nonsense"), -32700);
         assert_eq!(code(r#"[{"jsonrpc":"2.0","method":"sum""#), -32700);

@@ -11,6 +11,16 @@ use crate::ws::socket::{IntoClientRequest, WebSocketStream, WsError, client_asyn
 /// The server's URL with `token`, `role` and `client_id` appended; empty values are left out.
 pub(crate) fn url_with_query(url: &str, params: &[(&str, &str)]) -> String {
     let mut out = url.to_owned();
+    // `ws://host:port` has an empty path; the request needs `/` before the query.
+    let authority_start = url.find("://").map_or(0, |i| i + 3);
+    let path_start = url[authority_start..]
+        .find(['/', '?', '#'])
+        .map(|i| i + authority_start);
+    match path_start {
+        None => out.push('/'),
+        Some(i) if url.as_bytes()[i] != b'/' => out.insert(i, '/'),
+        Some(_) => {}
+    }
     let mut separator = if url.contains('?') { '&' } else { '?' };
     for (name, value) in params.iter().filter(|(_, v)| !v.is_empty()) {
         out.push(separator);

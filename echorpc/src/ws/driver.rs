@@ -92,12 +92,15 @@ where
         }
         None => "closed by the peer".to_owned(),
     };
-    // The writer has nothing more to do once the handshake is over (or timed out).
+    // The writer has nothing more to do once the handshake is over (or timed out); one stuck
+    // on a peer that reads nothing is stopped, which drops the socket.
+    let abort = writer.abort_handle();
     if tokio::time::timeout(Duration::from_millis(100), writer)
         .await
         .is_err()
     {
-        tracing::debug!(connection = %conn.id(), "writer did not finish; dropped");
+        tracing::debug!(connection = %conn.id(), "writer did not finish; stopped");
+        abort.abort();
     }
     why
 }

@@ -1,0 +1,1 @@
+//! The examples live in `server.rs` and `client.rs` beside this crate.

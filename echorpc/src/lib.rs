@@ -83,3 +83,8 @@ pub use service::{Handlers, Peer, Service};
 
 #[doc(hidden)]
 pub mod __private;
+
+/// The README's Rust examples, compiled as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

@@ -25,7 +25,7 @@ impl RawJson {
         let base = frame.as_str().as_ptr() as usize;
         let start = (part.as_ptr() as usize).wrapping_sub(base);
         let end = start.wrapping_add(part.len());
-        if frame.as_str().get(start..end) == Some(part) {
+        if frame.as_str().get(start..end).map(str::as_ptr) == Some(part.as_ptr()) {
             Self {
                 frame: frame.clone(),
                 start,

@@ -123,11 +123,10 @@ impl Router {
         let params = Params::new(params.map(|raw| RawJson::within(frame, raw.get())));
         let call = handler.call(params, self.conn.clone());
         let connection = self.conn.id();
-        let method: Box<str> = method.into();
         Reply::Running(Box::pin(async move {
             let outcome = AssertUnwindSafe(call).catch_unwind().await;
             drop(permit);
-            respond(&id, outcome, connection, &method)
+            respond(&id, outcome, connection)
         }))
     }
 
@@ -209,16 +208,15 @@ fn respond(
     id: &str,
     outcome: std::thread::Result<MethodResult>,
     connection: crate::ConnectionId,
-    method: &str,
 ) -> String {
     match outcome {
         Ok(Ok(result)) => encode_result(id, result.get()),
         Ok(Err(err)) => {
-            tracing::debug!(%connection, method, %err, "handler returned an error");
+            tracing::debug!(%connection, id, %err, "handler returned an error");
             encode_error(Some(id), &err)
         }
         Err(_) => {
-            tracing::error!(%connection, method, "handler panicked");
+            tracing::error!(%connection, id, "handler panicked");
             encode_error(
                 Some(id),
                 &Error::internal("internal error: handler panicked"),

@@ -81,6 +81,9 @@ pub use registry::SubscriptionId;
 pub use server::{Server, ServerBuilder};
 pub use service::{Handlers, Peer, Service};
 
+#[doc(inline)]
+pub use echorpc_macros::service;
+
 #[doc(hidden)]
 pub mod __private;
 

@@ -3,6 +3,8 @@
 
 #![allow(missing_docs, unreachable_pub)]
 
+pub mod interop;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -4,47 +4,46 @@
 //! Heartbeat: `$ECHORPC_PING_MS` (default 30000) and `$ECHORPC_PONG_TIMEOUT_MS` (default 5000).
 //! Prints a line containing `listening` once ready; Ctrl-C stops it.
 //!
-//! Commands: `add` {a,b} → {"sum"}; `whoami` → {"role","client_id"} of the caller;
-//! `ask_double` {x} → calls the caller's `double` {x} and returns its result;
-//! `announce` {role,text} → broadcasts `chat` {"text"} to that role and returns null.
-//! Event `chat` {text} from a client is rebroadcast as `chat` {"text"} to every other connection.
+//! It implements the typed [`App`] service (`add`, `whoami`, `ask_double`, `announce`, and the
+//! `chat` event) and calls each client's [`Callbacks`] service back.
 
 use std::time::Duration;
 
 use echorpc::{Connection, Error, Server};
-use serde::{Deserialize, Serialize};
+use echorpc_examples::{App, AppEvents, AppServer, CallbacksClient, Chat, Sum, Who};
 
-#[derive(Deserialize)]
-struct AddParams {
-    a: i64,
-    b: i64,
+/// The server's implementation of [`App`]; it holds the server to broadcast through.
+struct Example {
+    server: Server,
 }
 
-#[derive(Serialize)]
-struct Sum {
-    sum: i64,
-}
+impl App for Example {
+    async fn add(&self, a: i64, b: i64) -> Sum {
+        Sum { sum: a + b }
+    }
 
-#[derive(Serialize)]
-struct Who {
-    role: String,
-    client_id: String,
-}
+    async fn whoami(&self, conn: &Connection) -> Who {
+        Who {
+            role: conn.meta().role().to_owned(),
+            client_id: conn.meta().client_id().to_owned(),
+        }
+    }
 
-#[derive(Deserialize, Serialize)]
-struct Double {
-    x: i64,
-}
+    async fn ask_double(&self, conn: &Connection, x: i64) -> Result<i64, Error> {
+        CallbacksClient::new(conn).double(x).await
+    }
 
-#[derive(Deserialize)]
-struct Announce {
-    role: String,
-    text: String,
-}
+    async fn announce(&self, role: String, text: String) -> Result<(), Error> {
+        AppEvents::new(&self.server)
+            .chat_to_role(&role, &Chat { text })
+            .map(drop)
+    }
 
-#[derive(Deserialize, Serialize)]
-struct Chat {
-    text: String,
+    async fn chat(&self, conn: &Connection, msg: Chat) {
+        if let Err(err) = AppEvents::new(&self.server).chat_except(conn, &msg) {
+            tracing::warn!(%err, "chat rebroadcast failed");
+        }
+    }
 }
 
 fn env_number(name: &str, default: u64) -> Result<u64, String> {
@@ -72,39 +71,13 @@ fn build() -> Result<Server, String> {
             5_000,
         )?))
         .build();
-    register(&server).map_err(|err| err.to_string())?;
+    let app = Example {
+        server: server.clone(),
+    };
+    server
+        .mount(AppServer::new(app))
+        .map_err(|err| err.to_string())?;
     Ok(server)
-}
-
-fn register(server: &Server) -> Result<(), Error> {
-    server.register("add", |p: AddParams, _conn| async move {
-        Ok::<_, Error>(Sum { sum: p.a + p.b })
-    })?;
-    server.register(
-        "whoami",
-        |_: serde_json::Value, conn: Connection| async move {
-            Ok::<_, Error>(Who {
-                role: conn.meta().role().to_owned(),
-                client_id: conn.meta().client_id().to_owned(),
-            })
-        },
-    )?;
-    server.register("ask_double", |p: Double, conn: Connection| async move {
-        conn.request("double", Double { x: p.x }).await
-    })?;
-    let broadcaster = server.clone();
-    server.register("announce", move |p: Announce, _conn| {
-        let sent = broadcaster.broadcast_to_role(&p.role, "chat", Chat { text: p.text });
-        async move { sent.map(|_| ()) }
-    })?;
-    let broadcaster = server.clone();
-    server.subscribe("chat", move |chat: Chat, from: Connection| {
-        if let Err(err) = broadcaster.broadcast_except(&from, "chat", chat) {
-            tracing::warn!(%err, "chat rebroadcast failed");
-        }
-        async {}
-    })?;
-    Ok(())
 }
 
 #[tokio::main]

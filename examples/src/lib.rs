@@ -1,1 +1,61 @@
-//! The examples live in `server.rs` and `client.rs` beside this crate.
+//! The services the example server and client share: one trait per direction, written once.
+//!
+//! `cargo run --example server` implements [`App`] and calls the client's [`Callbacks`];
+//! `cargo run --example client` implements [`Callbacks`] and calls [`App`].
+
+use echorpc::{Connection, Error};
+use serde::{Deserialize, Serialize};
+
+/// The result of `add`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sum {
+    /// `a + b`.
+    pub sum: i64,
+}
+
+/// Who the server sees calling.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Who {
+    /// The caller's role.
+    pub role: String,
+    /// The caller's client id.
+    pub client_id: String,
+}
+
+/// A chat message: the `chat` event's data, `{"text": "..."}` on the wire.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Chat {
+    /// What was said.
+    pub text: String,
+}
+
+/// What the example server offers.
+#[echorpc::service]
+pub trait App {
+    /// `add` {a, b} → {"sum": a + b}.
+    async fn add(&self, a: i64, b: i64) -> Sum;
+
+    /// `whoami` → the caller's role and client id.
+    async fn whoami(&self, conn: &Connection) -> Who;
+
+    /// `ask_double` {x} → asks the caller's `double` {x} and returns its answer.
+    async fn ask_double(&self, conn: &Connection, x: i64) -> Result<i64, Error>;
+
+    /// `announce` {role, text} → broadcasts `chat` {text} to every connection of that role.
+    async fn announce(&self, role: String, text: String) -> Result<(), Error>;
+
+    /// The `chat` event from a client, rebroadcast to every other connection.
+    #[echorpc(event)]
+    async fn chat(&self, conn: &Connection, msg: Chat);
+}
+
+/// What the example client offers the server.
+#[echorpc::service]
+pub trait Callbacks {
+    /// `double` {x} → x * 2.
+    async fn double(&self, x: i64) -> i64;
+
+    /// The `chat` event from the server.
+    #[echorpc(event)]
+    async fn chat(&self, msg: Chat);
+}

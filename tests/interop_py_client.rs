@@ -22,7 +22,7 @@ fn fast_heartbeat(ping_ms: u64, pong_ms: u64) -> Timing {
 #[tokio::test]
 async fn auth_accepted_and_metadata_reach_handlers() {
     let Some(py) = python() else { return };
-    let srv = ContractServer::start(Timing::default()).await;
+    let srv = RustServer::start(Timing::default()).await;
     // A client id with a space and an `&`: the reference form-encodes it (`a+b%26c`).
     let run = PyClient::run(
         py,
@@ -55,7 +55,7 @@ async fn auth_accepted_and_metadata_reach_handlers() {
 #[tokio::test]
 async fn auth_rejected_is_32003_and_never_redialled() {
     let Some(py) = python() else { return };
-    let srv = ContractServer::start(Timing::default()).await;
+    let srv = RustServer::start(Timing::default()).await;
     let run = PyClient::run(py, "auth_bad", &srv.url(), &["--bad-token", "wrong"]).await;
     for client in ["wrong_token", "no_token"] {
         let connect = run.step_of("connect", client);
@@ -72,17 +72,26 @@ async fn auth_rejected_is_32003_and_never_redialled() {
     assert_eq!(srv.seen.count(|l| l["kind"] == "connect"), 0);
 }
 
+/// Both ways of writing the server: the typed `Contract` service and `register` closures.
+const APIS: [Api; 2] = [Api::Typed, Api::Untyped];
+
 #[tokio::test]
 async fn calls_results_and_errors() {
     let Some(py) = python() else { return };
-    let srv = ContractServer::start(Timing::default()).await;
+    for api in APIS {
+        calls_scenario(py, api).await;
+    }
+}
+
+async fn calls_scenario(py: &std::path::Path, api: Api) {
+    let srv = RustServer::start_with(api, Timing::default()).await;
     let run = PyClient::run(py, "calls", &srv.url(), &[]).await;
     assert_eq!(run.result("add"), &json!({"sum": 3}));
     assert_eq!(run.result("double"), &json!(42));
     assert_eq!(run.error_code("unknown_method"), -32601);
     // Typed params: we answer -32602 where the untyped reference says -32603.
     for step in ["add_bad_type", "add_missing_field", "add_no_params"] {
-        assert_eq!(run.error_code(step), -32602, "{step}");
+        assert_eq!(run.error_code(step), -32602, "{api:?} {step}");
     }
     assert_eq!(
         run.step("fail")["error"],
@@ -106,13 +115,19 @@ async fn calls_results_and_errors() {
 #[tokio::test]
 async fn batches_keep_call_order_and_per_slot_errors() {
     let Some(py) = python() else { return };
-    let srv = ContractServer::start(Timing::default()).await;
+    for api in APIS {
+        batch_scenario(py, api).await;
+    }
+}
+
+async fn batch_scenario(py: &std::path::Path, api: Api) {
+    let srv = RustServer::start_with(api, Timing::default()).await;
     let run = PyClient::run(py, "batch", &srv.url(), &[]).await;
     let slots = run.step("batch")["slots"]
         .as_array()
         .expect("slots")
         .clone();
-    assert_eq!(slots.len(), 6, "{}", run.describe());
+    assert_eq!(slots.len(), 6, "{api:?}\n{}", run.describe());
     assert_eq!(slots[0], json!({"ok": true, "result": {"sum": 3}}));
     assert_eq!(
         slots[1]["error"],
@@ -137,7 +152,13 @@ async fn batches_keep_call_order_and_per_slot_errors() {
 #[tokio::test]
 async fn events_both_ways_and_broadcast_targets() {
     let Some(py) = python() else { return };
-    let srv = ContractServer::start(Timing::default()).await;
+    for api in APIS {
+        events_scenario(py, api).await;
+    }
+}
+
+async fn events_scenario(py: &std::path::Path, api: Api) {
+    let srv = RustServer::start_with(api, Timing::default()).await;
     let run = PyClient::run(py, "events", &srv.url(), &[]).await;
     for step in [
         "publish_chat",
@@ -146,21 +167,26 @@ async fn events_both_ways_and_broadcast_targets() {
         "announce_except",
         "emit_news",
     ] {
-        assert_eq!(run.step(step)["ok"], true, "{step}\n{}", run.describe());
+        assert_eq!(
+            run.step(step)["ok"],
+            true,
+            "{api:?} {step}\n{}",
+            run.describe()
+        );
     }
-    // Our fan-out is ordered per connection, so the lists compare exactly.
     assert_eq!(
         run.step_of("received", "a"),
         &json!({"step": "received", "client": "a", "chat": [{"text": "to all"}],
-                "news": [{"n": 1}], "sentinel": true})
+                "news": [{"n": 1}], "sentinel": true}),
+        "{api:?}"
     );
+    let b = run.step_of("received", "b");
     assert_eq!(
-        run.step_of("received", "b"),
-        &json!({"step": "received", "client": "b",
-                "chat": [{"text": "hello from a"}, {"text": "to all"}, {"text": "to bots"},
-                         {"text": "not to a"}],
-                "news": [], "sentinel": true})
+        (&b["news"], &b["sentinel"]),
+        (&json!([]), &json!(true)),
+        "{b}"
     );
+    assert_chats_of_b(b["chat"].as_array().expect("chat list"));
     // The event a published reached our subscriber once, with a's metadata.
     let chats = srv.seen.all(|l| l["kind"] == "chat");
     assert_eq!(chats.len(), 1, "{chats:?}");
@@ -171,9 +197,15 @@ async fn events_both_ways_and_broadcast_targets() {
 #[tokio::test]
 async fn server_calls_a_command_the_python_client_registered() {
     let Some(py) = python() else { return };
-    let srv = ContractServer::start(Timing::default()).await;
+    for api in APIS {
+        callback_scenario(py, api).await;
+    }
+}
+
+async fn callback_scenario(py: &std::path::Path, api: Api) {
+    let srv = RustServer::start_with(api, Timing::default()).await;
     let run = PyClient::run(py, "callback", &srv.url(), &[]).await;
-    assert_eq!(run.result("ask_double"), &json!(42));
+    assert_eq!(run.result("ask_double"), &json!(42), "{api:?}");
     assert_eq!(run.step("concurrent")["results"], json!([2, 4, 6]));
     assert_eq!(run.steps("handled").len(), 4, "{}", run.describe());
     // The callee's own -32601 comes back through our handler unchanged.
@@ -185,7 +217,7 @@ async fn server_calls_a_command_the_python_client_registered() {
 #[tokio::test]
 async fn batch_items_calling_back_into_the_python_client_work_against_our_server() {
     let Some(py) = python() else { return };
-    let srv = ContractServer::start(Timing::default()).await;
+    let srv = RustServer::start(Timing::default()).await;
     let run = PyClient::run(py, "batch_callback", &srv.url(), &["--timeout-ms", "3000"]).await;
     let line = run.step("batch_callback");
     assert_eq!(
@@ -204,7 +236,7 @@ async fn batch_items_calling_back_into_the_python_client_work_against_our_server
 #[tokio::test]
 async fn out_of_order_completion_and_client_timeouts() {
     let Some(py) = python() else { return };
-    let srv = ContractServer::start(Timing::default()).await;
+    let srv = RustServer::start(Timing::default()).await;
     let run = PyClient::run(py, "timeouts", &srv.url(), &[]).await;
     assert_eq!(
         run.step("completion_order")["order"],
@@ -221,7 +253,7 @@ async fn heartbeat_both_directions() {
     let Some(py) = python() else { return };
     // We ping every 200 ms; the reference client (scenario default) pings us every 200 ms and
     // closes after 200 ms without our pong.
-    let srv = ContractServer::start(fast_heartbeat(200, 300)).await;
+    let srv = RustServer::start(fast_heartbeat(200, 300)).await;
     let run = PyClient::run(py, "heartbeat", &srv.url(), &["--hold-ms", "1500"]).await;
     let hb = run.step("heartbeat");
     assert_eq!(hb["connected_before"], true, "{hb}");
@@ -248,7 +280,7 @@ async fn heartbeat_both_directions() {
 #[tokio::test]
 async fn our_server_closes_a_python_client_that_ignores_pings() {
     let Some(py) = python() else { return };
-    let srv = ContractServer::start(fast_heartbeat(300, 300)).await;
+    let srv = RustServer::start(fast_heartbeat(300, 300)).await;
     let run = PyClient::run(py, "no_pong", &srv.url(), &["--hold-ms", "5000"]).await;
     let line = run.step("no_pong");
     assert_eq!(line["closed"], true, "{line}");
@@ -263,7 +295,7 @@ async fn our_server_closes_a_python_client_that_ignores_pings() {
 #[tokio::test]
 async fn python_client_reconnects_after_our_server_restarts() {
     let Some(py) = python() else { return };
-    let srv = ContractServer::start(Timing::default()).await;
+    let srv = RustServer::start(Timing::default()).await;
     let client = PyClient::spawn(
         py,
         "reconnect",
@@ -300,7 +332,7 @@ async fn python_client_reconnects_after_our_server_restarts() {
 #[tokio::test]
 async fn server_initiated_traffic_to_python_clients() {
     let Some(py) = python() else { return };
-    let srv = ContractServer::start(Timing::default()).await;
+    let srv = RustServer::start(Timing::default()).await;
     let a = PyClient::spawn(
         py,
         "interactive",
@@ -320,17 +352,21 @@ async fn server_initiated_traffic_to_python_clients() {
                 .command(json!({"cmd": "register", "method": method}))
                 .await;
         }
-        client
-            .command(json!({"cmd": "subscribe", "event": "news"}))
-            .await;
+        for event in ["news", "chat"] {
+            client
+                .command(json!({"cmd": "subscribe", "event": event}))
+                .await;
+        }
     }
     let conn_a = srv.connection_of("py-a").await;
     let conn_b = srv.connection_of("py-b").await;
 
-    // Calls into the Python client's commands, results and errors unchanged.
+    // Calls into the Python client's commands, typed and untyped, results and errors
+    // unchanged.
+    assert_eq!(CallbacksClient::new(&conn_a).double(4).await.unwrap(), 8);
     assert_eq!(
-        conn_a.request("double", json!({"x": 4})).await.unwrap(),
-        json!(8)
+        conn_a.request("double", json!({"x": 5})).await.unwrap(),
+        json!(10)
     );
     assert_eq!(
         conn_a
@@ -370,7 +406,21 @@ async fn server_initiated_traffic_to_python_clients() {
     );
     assert_eq!(results[3].as_ref().unwrap(), &json!(4));
 
-    // Broadcasts by target, then a publish to one connection.
+    // Broadcasts by target, then a publish to one connection: typed through the generated
+    // `ContractEvents` for `chat`, untyped through the server for `news`.
+    let events = ContractEvents::new(&srv.server);
+    assert_eq!(
+        events
+            .chat_to_role("bot", &json!({"text": "typed"}))
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        events
+            .chat_except(&conn_b, &json!({"text": "not b"}))
+            .unwrap(),
+        1
+    );
     assert_eq!(
         srv.server.broadcast("news", json!({"to": "all"})).unwrap(),
         2
@@ -408,6 +458,16 @@ async fn server_initiated_traffic_to_python_clients() {
         .await;
     assert_eq!(news_of(&a), ["all", "a"]);
     assert_eq!(news_of(&b), ["all", "bots", "not a"]);
+    let chat_of = |client: &PyClient| {
+        client
+            .log
+            .all(|l| l["step"] == "event" && l["event"] == "chat")
+            .into_iter()
+            .map(|l| l["data"].clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(chat_of(&a), [json!({"text": "not b"})]);
+    assert_eq!(chat_of(&b), [json!({"text": "typed"})]);
 
     // Our -32700 answer to a frame that is not JSON does not upset the reference client
     // (it ignores an error without id, CONTRACT.md 6.a), and the connection keeps working.

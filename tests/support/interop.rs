@@ -14,12 +14,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Once, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
-use echorpc::{AuthRequest, Connection, Error, Server};
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::watch;
+
+mod contract;
+
+pub use contract::*;
 
 /// The token the contract's servers accept.
 pub const TOKEN: &str = "secret";
@@ -593,281 +595,6 @@ impl Steps {
     }
 }
 
-// ── The contract's test server, in Rust ──────────────────────────────────────────────────────
-
-/// Timing of a [`ContractServer`].
-#[derive(Debug, Clone, Copy)]
-pub struct Timing {
-    pub ping_interval: Duration,
-    pub pong_timeout: Duration,
-    pub request_timeout: Duration,
-}
-
-impl Default for Timing {
-    /// The protocol's heartbeat defaults, a 5 s request timeout.
-    fn default() -> Self {
-        Self {
-            ping_interval: echorpc::DEFAULT_PING_INTERVAL,
-            pong_timeout: echorpc::DEFAULT_PONG_TIMEOUT,
-            request_timeout: Duration::from_secs(5),
-        }
-    }
-}
-
-/// Our `Server` with the contract's auth, commands and `chat` rebroadcast (CONTRACT.md §2).
-/// What it observes (auth checks, connects, chats) goes to `seen` as JSON lines with a `"kind"`.
-#[derive(Debug)]
-pub struct ContractServer {
-    pub server: Server,
-    pub addr: SocketAddr,
-    pub seen: Log,
-    timing: Timing,
-}
-
-#[derive(Debug, Deserialize)]
-struct AddParams {
-    a: i64,
-    b: i64,
-}
-
-#[derive(Debug, Deserialize)]
-struct XParams {
-    x: i64,
-}
-
-#[derive(Debug, Deserialize)]
-struct FailParams {
-    code: i64,
-    message: String,
-    #[serde(default)]
-    data: Option<Value>,
-}
-
-#[derive(Debug, Deserialize)]
-struct AnnounceParams {
-    text: String,
-    #[serde(default)]
-    role: Option<String>,
-    #[serde(default)]
-    except_me: Option<bool>,
-}
-
-#[derive(Debug, Deserialize)]
-struct EmitParams {
-    event: String,
-    #[serde(default)]
-    data: Option<Value>,
-}
-
-#[derive(Debug, Deserialize)]
-struct SleepParams {
-    ms: u64,
-}
-
-impl ContractServer {
-    /// Starts on 127.0.0.1 with a free port.
-    pub async fn start(timing: Timing) -> Self {
-        Self::start_on(timing, 0, Log::default()).await
-    }
-
-    async fn start_on(timing: Timing, port: u16, seen: Log) -> Self {
-        // Rebinding a port just released can fail for a moment (the old accept task is being
-        // dropped); retry briefly.
-        let mut last = None;
-        for _ in 0..25 {
-            let server = build(timing, port, &seen);
-            match server.start().await {
-                Ok(addr) => {
-                    return Self {
-                        server,
-                        addr,
-                        seen,
-                        timing,
-                    };
-                }
-                Err(err) => {
-                    last = Some(err);
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            }
-        }
-        panic!("contract server could not listen on port {port}: {last:?}");
-    }
-
-    pub fn url(&self) -> String {
-        format!("ws://{}", self.addr)
-    }
-
-    /// Stops the server (closing every connection) and starts a fresh one on the same port,
-    /// after `down` without a listener. Observations go on in the same `seen` log.
-    pub async fn restart(self, down: Duration) -> Self {
-        let Self {
-            server,
-            addr,
-            seen,
-            timing,
-        } = self;
-        server.stop().await;
-        seen.push(json!({"kind": "restarted"}));
-        tokio::time::sleep(down).await;
-        Self::start_on(timing, addr.port(), seen).await
-    }
-
-    /// The one open connection whose `client_id` is `client_id`, waiting up to 5 s for it.
-    pub async fn connection_of(&self, client_id: &str) -> Connection {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let found: Vec<Connection> = self
-                .server
-                .connections()
-                .into_iter()
-                .filter(|c| c.meta().client_id() == client_id)
-                .collect();
-            if let [conn] = found.as_slice() {
-                return conn.clone();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "expected one connection of {client_id}, found {}",
-                found.len()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-}
-
-fn meta_value(conn: &Connection) -> Value {
-    Value::Object(conn.meta().as_map().clone())
-}
-
-/// The server of the contract, untyped API: one `register` per command.
-fn build(timing: Timing, port: u16, seen: &Log) -> Server {
-    let auth_log = seen.clone();
-    let server = Server::builder()
-        .host("127.0.0.1")
-        .port(port)
-        .ping_interval(timing.ping_interval)
-        .pong_timeout(timing.pong_timeout)
-        .request_timeout(timing.request_timeout)
-        .auth(move |req: &AuthRequest| {
-            let accepted = req.token == TOKEN;
-            auth_log.push(json!({
-                "kind": "auth",
-                "token": req.token,
-                "role": req.role,
-                "client_id": req.client_id,
-                "path": req.path,
-                "accepted": accepted,
-            }));
-            accepted.then(|| {
-                let mut extra = Map::new();
-                extra.insert("tier".into(), json!("gold"));
-                extra
-            })
-        })
-        .build();
-
-    let log = seen.clone();
-    server.on_connect(move |conn| {
-        log.push(json!({"kind": "connect", "meta": meta_value(&conn)}));
-        async {}
-    });
-    let log = seen.clone();
-    server.on_disconnect(move |conn| {
-        log.push(json!({"kind": "disconnect", "meta": meta_value(&conn)}));
-        async {}
-    });
-
-    server
-        .register("add", |p: AddParams, _| async move {
-            Ok::<_, Error>(json!({ "sum": p.a + p.b }))
-        })
-        .expect("register add");
-    server
-        .register(
-            "double",
-            |p: XParams, _| async move { Ok::<_, Error>(p.x * 2) },
-        )
-        .expect("register double");
-    server
-        .register("whoami", |_: Value, conn: Connection| async move {
-            let meta = conn.meta();
-            Ok::<_, Error>(json!({
-                "role": meta.role(),
-                "client_id": meta.client_id(),
-                "tier": meta.get("tier"),
-            }))
-        })
-        .expect("register whoami");
-    server
-        .register("fail", |p: FailParams, _| async move {
-            let err = Error::new(p.code, p.message);
-            Err::<Value, _>(match p.data {
-                Some(data) if !data.is_null() => err.with_data(data),
-                _ => err,
-            })
-        })
-        .expect("register fail");
-    server
-        .register("boom", |_: Value, _| async {
-            Err::<Value, _>(Error::internal("boom"))
-        })
-        .expect("register boom");
-    server
-        .register("ask_double", |p: XParams, conn: Connection| async move {
-            conn.request("double", json!({ "x": p.x })).await
-        })
-        .expect("register ask_double");
-    let me = server.clone();
-    server
-        .register("announce", move |p: AnnounceParams, conn: Connection| {
-            let server = me.clone();
-            async move {
-                let data = json!({ "text": p.text });
-                if p.except_me == Some(true) {
-                    server.broadcast_except(&conn, "chat", &data)?;
-                } else if let Some(role) = &p.role {
-                    server.broadcast_to_role(role, "chat", &data)?;
-                } else {
-                    server.broadcast("chat", &data)?;
-                }
-                Ok::<_, Error>(Value::Null)
-            }
-        })
-        .expect("register announce");
-    server
-        .register("emit", |p: EmitParams, conn: Connection| async move {
-            conn.publish(&p.event, p.data.unwrap_or(Value::Null))
-                .await?;
-            Ok::<_, Error>(Value::Null)
-        })
-        .expect("register emit");
-    server
-        .register("sleep", |p: SleepParams, _| async move {
-            tokio::time::sleep(Duration::from_millis(p.ms)).await;
-            Ok::<_, Error>("slept")
-        })
-        .expect("register sleep");
-
-    let me = server.clone();
-    let log = seen.clone();
-    server
-        .subscribe("chat", move |data: Value, conn: Connection| {
-            log.push(json!({
-                "kind": "chat",
-                "client_id": conn.meta().client_id(),
-                "data": data,
-                "meta": meta_value(&conn),
-            }));
-            let server = me.clone();
-            async move {
-                let _ = server.broadcast_except(&conn, "chat", &data);
-            }
-        })
-        .expect("subscribe chat");
-    server
-}
-
 // ── Small assertion helpers ───────────────────────────────────────────────────────────────────
 
 /// The metadata the contract expects for an accepted connection.
@@ -884,4 +611,29 @@ pub fn expected_meta(role: &str, client_id: &str) -> Value {
 /// The error code of a reply line or batch slot (`{"ok":false,"error":{...}}`).
 pub fn code_of(line: &Value) -> Option<i64> {
     line["error"]["code"].as_i64()
+}
+
+/// The chats client b receives in the `events` scenario: the three announcements in the order
+/// a requested them, and a's own chat rebroadcast once, anywhere among them. Our server hands
+/// an event to the connection's event queue and starts the requests read after it at once, so
+/// the rebroadcast may come after an announcement (CONTRACT.md allows comparing as sets); the
+/// reference runs subscribers inside its read loop, so its order is strict (see
+/// `interop_py_server`).
+pub fn assert_chats_of_b(chats: &[Value]) {
+    let hello = json!({"text": "hello from a"});
+    assert_eq!(
+        chats.iter().filter(|c| **c == hello).count(),
+        1,
+        "a's chat rebroadcast once: {chats:?}"
+    );
+    let announced: Vec<&Value> = chats.iter().filter(|c| **c != hello).collect();
+    assert_eq!(
+        announced,
+        [
+            &json!({"text": "to all"}),
+            &json!({"text": "to bots"}),
+            &json!({"text": "not to a"}),
+        ],
+        "{chats:?}"
+    );
 }

@@ -4,7 +4,7 @@
 
 use proc_macro2::TokenStream;
 use quote::{ToTokens, quote};
-use syn::{Item, TraitItem};
+use syn::{FnArg, Item, Pat, Signature, TraitItem};
 
 use crate::attrs::is_echorpc_attr;
 
@@ -15,6 +15,9 @@ pub(crate) fn expand(item: Option<Item>, input: TokenStream, error: &syn::Error)
             for trait_item in &mut item.items {
                 if let TraitItem::Fn(func) = trait_item {
                     func.attrs.retain(|attr| !is_echorpc_attr(attr));
+                    if func.default.is_none() {
+                        plain_patterns(&mut func.sig);
+                    }
                 }
             }
             quote! {
@@ -28,5 +31,18 @@ pub(crate) fn expand(item: Option<Item>, input: TokenStream, error: &syn::Error)
     quote! {
         #item
         #errors
+    }
+}
+
+/// A declaration without a body only allows plain names as patterns; the error about any other
+/// pattern is already reported, so it becomes `_` instead of causing a second one.
+fn plain_patterns(sig: &mut Signature) {
+    for input in &mut sig.inputs {
+        if let FnArg::Typed(typed) = input {
+            if !matches!(&*typed.pat, Pat::Ident(pat) if pat.subpat.is_none() && pat.by_ref.is_none() && pat.mutability.is_none())
+            {
+                *typed.pat = syn::parse_quote!(_);
+            }
+        }
     }
 }

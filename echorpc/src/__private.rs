@@ -108,6 +108,27 @@ pub fn encode_fallible<T: Serialize, E: Into<Error>>(outcome: Result<T, E>) -> M
     encode_result(&outcome.map_err(Into::into)?)
 }
 
+/// The outcome of a method declared to return `Result<T, E>`, encoded for the response.
+/// Generated code calls it as `<DeclaredType as Fallible>::encode(outcome)`, so a bound that
+/// does not hold is reported at the user's return type.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a service method's result",
+    label = "a `Result<T, E>` result needs `T: Serialize` and `E: Into<echorpc::Error>`"
+)]
+pub trait Fallible {
+    /// Encodes `Ok` as the result, `Err` as the error object.
+    ///
+    /// # Errors
+    /// The converted `Err`; `-32603` when `T`'s `Serialize` fails.
+    fn encode(self) -> MethodResult;
+}
+
+impl<T: Serialize, E: Into<Error>> Fallible for Result<T, E> {
+    fn encode(self) -> MethodResult {
+        encode_fallible(self)
+    }
+}
+
 /// A trait method as a [`MethodHandler`]: `parse` turns the params into the method's arguments
 /// (failing with `-32602` before the method runs), `call` runs the method on the service and
 /// encodes its outcome.

@@ -6,7 +6,9 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use super::{doc, local, params_doc, params_struct, params_struct_ident, trait_cfgs, unraw};
+use super::{
+    doc, local, local_at, params_doc, params_struct, params_struct_ident, trait_cfgs, unraw,
+};
 use crate::parse::{Kind, MethodDef, Output, Params, ServiceDef};
 
 pub(super) fn expand(def: &ServiceDef) -> TokenStream {
@@ -130,8 +132,10 @@ fn stub_method(def: &ServiceDef, method: &MethodDef) -> TokenStream {
                 Output::Unit => ident.span(),
                 Output::Plain(ty) | Output::Fallible { ok: ty, .. } => ty.span(),
             };
+            // Spanned at the result type, so "`T` is not Deserialize" points there.
+            let peer_at = local_at("peer", span);
             let call = quote_spanned! {span=>
-                ::echorpc::__private::call::<#ok, _>(#peer, #wire, #sent)
+                ::echorpc::__private::call::<#ok, _>(#peer_at, #wire, #sent).await
             };
             quote! {
                 #(#docs)*
@@ -143,7 +147,7 @@ fn stub_method(def: &ServiceDef, method: &MethodDef) -> TokenStream {
                     -> ::core::result::Result<#ok, ::echorpc::__private::Error>
                 {
                     let #peer = &self.peer;
-                    #call.await
+                    #call
                 }
             }
         }

@@ -32,6 +32,11 @@ fn local(name: &str) -> Ident {
     Ident::new(name, Span::mixed_site())
 }
 
+/// A local helper name as [`local`] makes it, but reported at `span` in error messages.
+fn local_at(name: &str, span: Span) -> Ident {
+    Ident::new(name, Span::mixed_site().located_at(span))
+}
+
 /// A doc attribute with this text.
 fn doc(text: &str) -> TokenStream {
     let text = LitStr::new(text, Span::call_site());

@@ -54,7 +54,7 @@ pub(super) fn expand(def: &ServiceDef) -> TokenStream {
 
             impl<#s> ::core::clone::Clone for #server<#s> {
                 fn clone(&self) -> Self {
-                    Self { service: ::std::sync::Arc::clone(&self.service) }
+                    Self { service: ::core::clone::Clone::clone(&self.service) }
                 }
             }
 
@@ -186,17 +186,19 @@ fn registration(def: &ServiceDef, method: &MethodDef) -> TokenStream {
                     let () = #out;
                     ::echorpc::__private::encode_result(&())
                 }},
+                // The declared type is named explicitly, so an unmet bound ("`T` is not
+                // Serialize") is reported at the user's return type.
                 Output::Plain(ty) => {
-                    quote_spanned!(ty.span()=> ::echorpc::__private::encode_result(&#out))
+                    quote_spanned!(ty.span()=> ::echorpc::__private::encode_result::<#ty>(&#out))
                 }
-                Output::Fallible { ty, .. } => {
-                    quote_spanned!(ty.span()=> ::echorpc::__private::encode_fallible(#out))
-                }
+                Output::Fallible { ty, .. } => quote_spanned! {ty.span()=>
+                    <#ty as ::echorpc::__private::Fallible>::encode(#out)
+                },
             };
             quote! {
                 #(#cfgs)*
                 #handlers.method(#wire, ::echorpc::__private::method(
-                    ::std::sync::Arc::clone(&self.service),
+                    ::core::clone::Clone::clone(&self.service),
                     #parse,
                     |#closure_params| async move {
                         let #out = #invoke;
@@ -208,7 +210,7 @@ fn registration(def: &ServiceDef, method: &MethodDef) -> TokenStream {
         Kind::Event => quote! {
             #(#cfgs)*
             #handlers.event(#wire, ::echorpc::__private::event(
-                ::std::sync::Arc::clone(&self.service),
+                ::core::clone::Clone::clone(&self.service),
                 #wire,
                 #parse,
                 |#closure_params| async move {

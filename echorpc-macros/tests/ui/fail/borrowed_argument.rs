@@ -1,0 +1,6 @@
+#[echorpc::service]
+pub trait Greeter {
+    async fn greet(&self, name: &str) -> String;
+}
+
+fn main() {}

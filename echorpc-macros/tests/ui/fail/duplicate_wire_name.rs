@@ -1,0 +1,8 @@
+#[echorpc::service]
+pub trait Calc {
+    async fn add(&self, a: i64, b: i64) -> i64;
+    #[echorpc(name = "add")]
+    async fn plus(&self, a: i64, b: i64) -> i64;
+}
+
+fn main() {}

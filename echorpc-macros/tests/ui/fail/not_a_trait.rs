@@ -1,0 +1,6 @@
+#[echorpc::service]
+pub struct Calc {
+    total: i64,
+}
+
+fn main() {}

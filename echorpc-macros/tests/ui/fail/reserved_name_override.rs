@@ -1,0 +1,7 @@
+#[echorpc::service]
+pub trait Heartbeat {
+    #[echorpc(name = "pong")]
+    async fn answer(&self) -> String;
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[echorpc::service]
+pub trait Heartbeat {
+    async fn ping(&self) -> String;
+}
+
+fn main() {}

@@ -345,7 +345,10 @@ async fn server_initiated_traffic_to_python_clients() {
         &srv.url(),
         &["--client-id", "py-b", "--role", "bot"],
     );
-    for (client, methods) in [(&a, &["double", "echo", "fail"][..]), (&b, &["double"][..])] {
+    for (client, methods) in [
+        (&a, &["double", "echo", "fail", "sleep"][..]),
+        (&b, &["double"][..]),
+    ] {
         assert_eq!(client.step("connect").await["ok"], true);
         for method in methods {
             client
@@ -387,6 +390,27 @@ async fn server_initiated_traffic_to_python_clients() {
     assert_eq!(err.data(), Some(&json!({"k": [1]})));
     let err = conn_b.request("echo", json!(1)).await.unwrap_err();
     assert_eq!(err.code(), ErrorCode::METHOD_NOT_FOUND);
+    // Our own timeout on a call into the client: -32002; its late answer is dropped, never
+    // answered (an error reply would start an endless exchange, CONTRACT.md 6.h).
+    let frames = || a.log.count(|l| l["step"] == "frame_in");
+    let before = frames();
+    let err = conn_a
+        .request_with_timeout("sleep", json!({"ms": 400}), Duration::from_millis(100))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::TIMEOUT);
+    a.log
+        .wait_for("the late answer sent", Duration::from_secs(5), |l| {
+            l["step"] == "handled" && l["method"] == "sleep"
+        })
+        .await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(
+        frames(),
+        before + 1,
+        "only the sleep request reached a\n{}",
+        a.log.describe()
+    );
 
     // A batch to the Python client: results in call order, the unknown method in its slot.
     let results = conn_a
@@ -485,7 +509,27 @@ async fn server_initiated_traffic_to_python_clients() {
         .command(json!({"cmd": "request", "method": "add", "params": {"a": 2, "b": 3}}))
         .await;
     assert_eq!(after["result"], json!({"sum": 5}), "{after}");
-    assert_eq!(a.command(json!({"cmd": "state"})).await["disconnects"], 0);
+    // A ping inside a batch (as the reference allows, CONTRACT.md 6.g) is answered with a pong
+    // the reference client takes.
+    let before = a.command(json!({"cmd": "state"})).await["pongs_received"].clone();
+    a.command(json!({"cmd": "raw", "text": r#"[{"jsonrpc":"2.0","method":"ping"}]"#}))
+        .await;
+    let pong = a
+        .log
+        .wait_for("our pong", Duration::from_secs(5), |l| {
+            l["step"] == "frame_in" && l["text"].as_str().is_some_and(|t| t.contains("pong"))
+        })
+        .await;
+    let pong: Value = serde_json::from_str(pong["text"].as_str().unwrap()).unwrap();
+    let pong = pong.as_array().map_or(&pong, |items| &items[0]).clone();
+    assert_eq!(pong, json!({"jsonrpc": "2.0", "method": "pong"}));
+    let state = a.command(json!({"cmd": "state"})).await;
+    assert_eq!(
+        state["pongs_received"],
+        before.as_u64().unwrap() + 1,
+        "{state}"
+    );
+    assert_eq!(state["disconnects"], 0);
 
     a.finish().await;
     b.finish().await;

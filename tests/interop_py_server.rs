@@ -171,6 +171,35 @@ async fn auth_rejected_connect_fails_32003_without_redial() {
     assert!(ps.events("connect").is_empty());
 }
 
+/// A refusal other than 401 (here HTTP 503) is retried until the connect timeout, then
+/// `-32001`; once the server accepts again, a new `connect` succeeds.
+#[tokio::test]
+async fn refused_upgrade_is_retried_then_32001() {
+    let Some(py) = python() else { return };
+    let ps = PyServer::start(py, &["--http-status", "503"]).await;
+    let client = client_of(&ps, "rs")
+        .connect_timeout(Duration::from_millis(800))
+        .build();
+    let err = within("a refused connect", client.connect())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::NOT_CONNECTED, "{err}");
+    assert!(
+        ps.events("upgrade").len() >= 2,
+        "retried: {}",
+        ps.log.describe()
+    );
+    assert!(ps.events("auth").is_empty());
+    ps.command(json!({"cmd": "http_status", "status": null}))
+        .await;
+    within("connect", client.connect()).await.unwrap();
+    assert_eq!(
+        ContractClient::new(&client).add(2, 2).await.unwrap(),
+        Sum { sum: 4 }
+    );
+    client.disconnect().await;
+}
+
 #[tokio::test]
 async fn calls_results_and_errors() {
     let Some(py) = python() else { return };

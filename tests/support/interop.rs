@@ -242,8 +242,12 @@ impl Log {
     }
 }
 
-/// Feeds a child's stdout lines (JSON; anything else as `{"unparsed": line}`) into `log`.
-fn pump_stdout<R: AsyncRead + Unpin + Send + 'static>(reader: BufReader<R>, log: Log) {
+/// Feeds a child's stdout lines (JSON; anything else as `{"unparsed": line}`) into `log`, until
+/// the pipe closes (when the returned task ends).
+fn pump_stdout<R: AsyncRead + Unpin + Send + 'static>(
+    reader: BufReader<R>,
+    log: Log,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut lines = reader.lines();
         while let Ok(Some(line)) = lines.next_line().await {
@@ -253,7 +257,7 @@ fn pump_stdout<R: AsyncRead + Unpin + Send + 'static>(reader: BufReader<R>, log:
             let value = serde_json::from_str(&line).unwrap_or_else(|_| json!({ "unparsed": line }));
             log.push(value);
         }
-    });
+    })
 }
 
 /// Collects a child's stderr into `log`, so failures can show it (and the pipe never fills).
@@ -366,7 +370,7 @@ impl PyServer {
             tokio::time::sleep(Duration::from_millis(50)).await;
             return Err(format!("first line {first:?}\n{}", log.describe()));
         };
-        pump_stdout(stdout, log.clone());
+        drop(pump_stdout(stdout, log.clone()));
         Ok(Self {
             pipe: CommandPipe::new(child.stdin.take()),
             child,
@@ -437,6 +441,7 @@ impl PyServer {
 pub struct PyClient {
     child: Child,
     pipe: CommandPipe,
+    stdout: tokio::task::JoinHandle<()>,
     scenario: String,
     /// Every step line it printed.
     pub log: Log,
@@ -457,11 +462,12 @@ impl PyClient {
             .expect("py_client.py starts");
         let log = Log::default();
         pump_stderr(child.stderr.take().expect("stderr piped"), log.clone());
-        pump_stdout(
+        let stdout = pump_stdout(
             BufReader::new(child.stdout.take().expect("stdout piped")),
             log.clone(),
         );
         Self {
+            stdout,
             pipe: CommandPipe::new(child.stdin.take()),
             child,
             scenario: scenario.to_owned(),
@@ -511,15 +517,11 @@ impl PyClient {
                 );
             }
         };
-        // Let the stdout pump take the last lines.
-        let done = self
-            .log
-            .wait_for("step done", Duration::from_secs(2), |line| {
-                line["step"] == "done" || line["step"] == "deadline_exceeded"
-            })
-            .await;
+        // Every line read: the pipe closes when the process is gone.
+        let _ = tokio::time::timeout(Duration::from_secs(2), &mut self.stdout).await;
+        let last = self.log.snapshot().pop().unwrap_or_default();
         assert!(
-            status.success() && done["step"] == "done",
+            status.success() && last["step"] == "done",
             "py_client {} ended with {status}\n{}",
             self.scenario,
             self.log.describe()

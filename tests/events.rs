@@ -152,3 +152,29 @@ async fn a_peer_that_does_not_read_does_not_delay_a_broadcast_to_the_others() {
         assert_eq!(recv(&mut rx).await["i"], i);
     }
 }
+
+#[tokio::test]
+async fn an_event_is_handled_before_a_request_sent_after_it() {
+    let server = local_server().build();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    server
+        .subscribe("note", move |n: u64, _| {
+            log.lock().unwrap().push(n);
+            async {}
+        })
+        .unwrap();
+    let log = seen.clone();
+    server
+        .register("count", move |_: Value, _| {
+            let count = log.lock().unwrap().len();
+            async move { Ok::<_, echorpc::Error>(count) }
+        })
+        .unwrap();
+    let (_server, addr) = start(server).await;
+    let client = connected(client_for(addr)).await;
+    for round in 1..=50u64 {
+        client.publish("note", round).await.unwrap();
+        assert_eq!(client.request("count", ()).await.unwrap(), json!(round));
+    }
+}

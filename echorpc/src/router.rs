@@ -11,6 +11,7 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, Waker};
 
 use futures::FutureExt;
@@ -33,16 +34,27 @@ use crate::ws::Frame;
 /// Events waiting for their subscribers, per connection, in arrival order.
 const EVENT_QUEUE: usize = 256;
 
+/// A subscriber call, with a panic turned into an `Err`.
+type SubscriberCall = Pin<Box<dyn Future<Output = std::thread::Result<()>> + Send>>;
+
+/// An event still to deliver: a subscriber call already running (if any), then the subscribers
+/// from `next` on.
 struct EventJob {
+    running: Option<SubscriberCall>,
     subscribers: Subscribers,
+    next: usize,
     params: Params,
 }
 
 pub(crate) struct Router {
     registry: Arc<Registry>,
     conn: Connection,
-    /// Started with the first event, so idle connections carry no event task.
+    /// Started with the first event that cannot finish inline, so most connections carry no
+    /// event task.
     events: Option<mpsc::Sender<EventJob>>,
+    /// Events queued or being delivered by the event task; inline delivery only when zero, so
+    /// order always holds.
+    backlog: Arc<AtomicUsize>,
 }
 
 impl Router {
@@ -51,6 +63,7 @@ impl Router {
             registry,
             conn,
             events: None,
+            backlog: Arc::default(),
         }
     }
 
@@ -167,25 +180,63 @@ impl Router {
         tokio::spawn(all);
     }
 
-    /// Queues an event for the connection's subscribers. Waits when the queue is full, which
-    /// stops reading from this peer until its events are handled (back-pressure, never loss).
+    /// Delivers an event to the connection's subscribers, in order. While nothing is queued,
+    /// subscribers that finish on their first poll run right here (so an event is handled
+    /// before a request sent after it); the rest goes to the connection's event task. A full
+    /// event queue makes the reader wait, which stops reading from this peer until its events
+    /// are handled (back-pressure, never loss).
     async fn deliver_event(&mut self, event: &str, params: Option<&RawValue>, frame: &Frame) {
         let Some(subscribers) = self.registry.subscribers(event) else {
             tracing::trace!(connection = %self.conn.id(), event, "event with no subscriber; dropped");
             return;
         };
-        let job = EventJob {
+        let params = Params::new(params.map(|raw| RawJson::within(frame, raw.get())));
+        let mut job = EventJob {
+            running: None,
             subscribers,
-            params: Params::new(params.map(|raw| RawJson::within(frame, raw.get()))),
+            next: 0,
+            params,
         };
+        if self.backlog.load(Ordering::Acquire) == 0 {
+            let mut cx = Context::from_waker(Waker::noop());
+            while job.next < job.subscribers.len() {
+                let mut call = subscriber_call(&job, &self.conn);
+                job.next += 1;
+                match call.as_mut().poll(&mut cx) {
+                    Poll::Ready(outcome) => log_panic(outcome, &self.conn),
+                    Poll::Pending => {
+                        job.running = Some(call);
+                        break;
+                    }
+                }
+            }
+            if job.running.is_none() {
+                return;
+            }
+        }
         let conn = &self.conn;
+        let backlog = &self.backlog;
         let queue = self.events.get_or_insert_with(|| {
             let (tx, rx) = mpsc::channel(EVENT_QUEUE);
-            tokio::spawn(run_events(rx, conn.clone()));
+            tokio::spawn(run_events(rx, conn.clone(), Arc::clone(backlog)));
             tx
         });
+        self.backlog.fetch_add(1, Ordering::AcqRel);
         // The receiver lives as long as the sender (it ends when the router is dropped).
         let _ = queue.send(job).await;
+    }
+}
+
+fn subscriber_call(job: &EventJob, conn: &Connection) -> SubscriberCall {
+    let call = job.subscribers[job.next]
+        .1
+        .call(job.params.clone(), conn.clone());
+    Box::pin(AssertUnwindSafe(call).catch_unwind())
+}
+
+fn log_panic(outcome: std::thread::Result<()>, conn: &Connection) {
+    if outcome.is_err() {
+        tracing::error!(connection = %conn.id(), "event subscriber panicked");
     }
 }
 
@@ -225,14 +276,21 @@ fn respond(
     }
 }
 
-/// Runs one connection's events one after another, so subscribers see them in sent order.
-async fn run_events(mut queue: mpsc::Receiver<EventJob>, conn: Connection) {
-    while let Some(job) = queue.recv().await {
-        for (_, subscriber) in job.subscribers.iter() {
-            let call = subscriber.call(job.params.clone(), conn.clone());
-            if AssertUnwindSafe(call).catch_unwind().await.is_err() {
-                tracing::error!(connection = %conn.id(), "event subscriber panicked");
-            }
+/// Runs one connection's queued events one after another, so subscribers see them in order.
+async fn run_events(
+    mut queue: mpsc::Receiver<EventJob>,
+    conn: Connection,
+    backlog: Arc<AtomicUsize>,
+) {
+    while let Some(mut job) = queue.recv().await {
+        if let Some(running) = job.running.take() {
+            log_panic(running.await, &conn);
         }
+        while job.next < job.subscribers.len() {
+            let call = subscriber_call(&job, &conn);
+            job.next += 1;
+            log_panic(call.await, &conn);
+        }
+        backlog.fetch_sub(1, Ordering::AcqRel);
     }
 }

@@ -39,7 +39,7 @@ use proc_macro::TokenStream;
 ///   `Send`, so the service runs on the multi-threaded runtime. A method may have a default
 ///   body.
 /// - **`CalcServer<S>`**, which mounts an implementation:
-///   ```ignore
+///   ```text
 ///   impl<S: Calc> CalcServer<S> {
 ///       pub fn new(service: S) -> Self;
 ///       pub fn from_arc(service: Arc<S>) -> Self;
@@ -51,7 +51,7 @@ use proc_macro::TokenStream;
 ///   to any untyped handler registered by name.
 /// - **`CalcClient<P>`**, the typed stub, over any `echorpc::Peer`: a `Client`, a server-side
 ///   `Connection` (to call one client back), or a reference or `Arc` to one.
-///   ```ignore
+///   ```text
 ///   impl<P: echorpc::Peer> CalcClient<P> {
 ///       pub fn new(peer: P) -> Self;
 ///       pub async fn add(&self, a: i64, b: i64) -> Result<Sum, echorpc::Error>;
@@ -63,7 +63,7 @@ use proc_macro::TokenStream;
 ///   ```
 /// - **`CalcEvents`**, only when the trait declares events: typed broadcast from a `Server` to
 ///   the clients that implement the trait. Each returns how many connections it was queued to.
-///   ```ignore
+///   ```text
 ///   impl CalcEvents {
 ///       pub fn new(server: &echorpc::Server) -> Self;
 ///       pub fn chat(&self, msg: &Chat) -> Result<usize, echorpc::Error>;

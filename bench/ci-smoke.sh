@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# CI for the benchmark harness (called by .ci/run): format, lints, unit tests, then a run of
+# about one second against one server (`runner --quick`). It proves the harness builds and
+# measures correctly answered calls; it never asserts a speed.
+set -euo pipefail
+cd "$(dirname "$0")"
+cargo fmt --check
+cargo build --release -j 2 --locked
+cargo clippy --all-targets -j 2 --locked -- -D warnings
+cargo test -j 2 --locked
+./target/release/runner --quick

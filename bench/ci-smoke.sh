@@ -7,5 +7,7 @@ cd "$(dirname "$0")"
 cargo fmt --check
 cargo build --release -j 2 --locked
 cargo clippy --all-targets -j 2 --locked -- -D warnings
-cargo test -j 2 --locked
+# Binaries' tests first, so the last test summary is the library's (the larger one).
+cargo test --bins -j 2 --locked
+cargo test --lib -j 2 --locked
 ./target/release/runner --quick

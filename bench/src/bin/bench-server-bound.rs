@@ -148,7 +148,8 @@ fn handle_one(text: &str, ticks: &Sender<Utf8Bytes>, top_level: bool) -> Option<
         Err(_) => return Some(error("null", -32600, "Invalid Request")),
     };
     let Some(id) = req.id else {
-        // Notifications get no answer, except the echorpc heartbeat.
+        // Notifications get no answer, except the echorpc heartbeat. (Being minimal, this
+        // server also takes `"id": null` for a notification.)
         return (req.method == "ping").then(|| r#"{"jsonrpc":"2.0","method":"pong"}"#.to_string());
     };
     let params = req.params.map_or("null", RawValue::get);
@@ -182,4 +183,61 @@ fn handle_one(text: &str, ticks: &Sender<Utf8Bytes>, top_level: bool) -> Option<
 /// An error response with raw JSON `id`.
 fn error(id: &str, code: i32, message: &str) -> String {
     format!(r#"{{"jsonrpc":"2.0","id":{id},"error":{{"code":{code},"message":"{message}"}}}}"#)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(text: &str) -> Option<String> {
+        let (ticks, _) = broadcast::channel(4);
+        handle(text, &ticks)
+    }
+
+    #[test]
+    fn answers_add_single_and_batched_in_order() {
+        let one = r#"{"jsonrpc":"2.0","id":"x","method":"add","params":{"a":1,"b":2}}"#;
+        assert_eq!(
+            reply(one).unwrap(),
+            r#"{"jsonrpc":"2.0","id":"x","result":{"sum":3}}"#
+        );
+        let batch = r#"[{"jsonrpc":"2.0","id":1,"method":"add","params":{"a":1,"b":1}},
+            {"jsonrpc":"2.0","method":"add","params":{"a":0,"b":0}},
+            {"jsonrpc":"2.0","id":2,"method":"nope"}]"#;
+        let out: serde_json::Value = serde_json::from_str(&reply(batch).unwrap()).unwrap();
+        assert_eq!(out[0]["result"]["sum"], 2);
+        assert_eq!(out[1]["error"]["code"], -32601);
+        assert_eq!(out.as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn errors_and_silence() {
+        let code = |text: &str| -> serde_json::Value {
+            serde_json::from_str::<serde_json::Value>(&reply(text).unwrap()).unwrap()["error"]["code"].clone()
+        };
+        assert_eq!(code("{oops"), -32700);
+        assert_eq!(code("[]"), -32600);
+        assert_eq!(code("5"), -32600);
+        assert_eq!(
+            code(r#"{"jsonrpc":"2.0","id":1,"method":"add","params":{"a":1}}"#),
+            -32602
+        );
+        assert!(reply(r#"{"jsonrpc":"2.0","method":"add","params":{"a":1,"b":2}}"#).is_none());
+        assert!(
+            reply(r#"{"jsonrpc":"2.0","method":"ping"}"#)
+                .unwrap()
+                .contains("pong")
+        );
+    }
+
+    #[test]
+    fn broadcast_reaches_subscribers() {
+        let (ticks, mut rx) = broadcast::channel(4);
+        let out = handle(
+            r#"{"jsonrpc":"2.0","id":1,"method":"broadcast","params":{"seq":7}}"#,
+            &ticks,
+        );
+        assert!(out.unwrap().contains(r#""sent":1"#));
+        assert!(rx.try_recv().unwrap().as_str().contains(r#""seq":7"#));
+    }
 }

@@ -166,7 +166,7 @@ async fn quick(dir: &Path) -> ExitCode {
             false
         }
     };
-    println!("{}\n{}", machine_note(), results.to_markdown());
+    println!("{}\n\n{}", machine_note(), results.to_markdown());
     if ok {
         ExitCode::SUCCESS
     } else {
@@ -235,7 +235,7 @@ async fn full(opts: &Options, dir: &Path) -> ExitCode {
             }
         }
     }
-    println!("{}", machine_note());
+    println!("{}\n", machine_note());
     println!(
         "settings: {} repeat(s), warm-up {:.1} s, measured {:.1} s per closed-loop run; cells are median (min–max)\n",
         opts.repeat,

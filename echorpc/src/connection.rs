@@ -392,16 +392,17 @@ impl Connection {
         &self.shared.settings
     }
 
-    /// Counts one more request being handled, unless the limit is reached.
-    pub(crate) fn begin_request(&self) -> Option<InFlight> {
-        let limit = self.shared.settings.limits.get_max_in_flight();
-        self.shared
-            .in_flight
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < limit).then_some(n + 1)
-            })
-            .ok()
-            .map(|_| InFlight(self.clone()))
+    /// Whether as many requests as the limit allows are waiting on their handlers.
+    pub(crate) fn in_flight_full(&self) -> bool {
+        self.shared.in_flight.load(Ordering::Acquire)
+            >= self.shared.settings.limits.get_max_in_flight()
+    }
+
+    /// Counts one more request waiting on its handler, until the returned guard is dropped.
+    /// Only the connection's reader counts, after checking [`in_flight_full`](Self::in_flight_full).
+    pub(crate) fn count_request(&self) -> InFlight {
+        self.shared.in_flight.fetch_add(1, Ordering::AcqRel);
+        InFlight(self.clone())
     }
 }
 

@@ -122,20 +122,35 @@ impl Router {
         params: Option<&RawValue>,
         frame: &Frame,
     ) -> Reply {
-        let id: Box<str> = id.get().into();
         let Some(handler) = self.registry.method(method) else {
-            return Reply::Ready(encode_error(Some(&id), &Error::method_not_found(method)));
+            return Reply::Ready(encode_error(
+                Some(id.get()),
+                &Error::method_not_found(method),
+            ));
         };
-        let Some(permit) = self.conn.begin_request() else {
+        if self.conn.in_flight_full() {
             let busy = Error::new(
                 ErrorCode::SERVER_BUSY,
                 "too many requests in flight on this connection",
             );
-            return Reply::Ready(encode_error(Some(&id), &busy));
-        };
+            return Reply::Ready(encode_error(Some(id.get()), &busy));
+        }
         let params = Params::new(params.map(|raw| RawJson::within(frame, raw.get())));
-        let call = handler.call(params, self.conn.clone());
+        let mut call = handler.call(params, self.conn.clone());
         let connection = self.conn.id();
+        // The first poll happens here: most handlers finish at once, and then need no task, no
+        // in-flight count and no copy of the id. The no-op waker is enough, since a handler
+        // still pending is polled again, with a real waker, by the task that awaits it.
+        let mut cx = Context::from_waker(Waker::noop());
+        match std::panic::catch_unwind(AssertUnwindSafe(|| call.as_mut().poll(&mut cx))) {
+            Ok(Poll::Ready(result)) => {
+                return Reply::Ready(respond(id.get(), Ok(result), connection));
+            }
+            Err(panic) => return Reply::Ready(respond(id.get(), Err(panic), connection)),
+            Ok(Poll::Pending) => {}
+        }
+        let permit = self.conn.count_request();
+        let id: Box<str> = id.get().into();
         Reply::Running(Box::pin(async move {
             let outcome = AssertUnwindSafe(call).catch_unwind().await;
             drop(permit);
@@ -143,19 +158,13 @@ impl Router {
         }))
     }
 
-    /// Sends a reply now if it is ready or becomes ready on its first poll; spawns it otherwise.
+    /// Sends a reply now if it is ready, otherwise from a task of its own.
     fn spawn_reply(&self, reply: Reply) {
         match reply {
             Reply::Ready(text) => self.conn.push(Frame::from(text)),
-            Reply::Running(mut running) => {
-                let mut cx = Context::from_waker(Waker::noop());
-                match running.as_mut().poll(&mut cx) {
-                    Poll::Ready(text) => self.conn.push(Frame::from(text)),
-                    Poll::Pending => {
-                        let conn = self.conn.clone();
-                        tokio::spawn(async move { conn.push(Frame::from(running.await)) });
-                    }
-                }
+            Reply::Running(running) => {
+                let conn = self.conn.clone();
+                tokio::spawn(async move { conn.push(Frame::from(running.await)) });
             }
         }
     }
@@ -170,6 +179,13 @@ impl Router {
             }
         }
         if replies.is_empty() {
+            return;
+        }
+        // Items that finished on their first poll are ready; only a batch with a waiting item
+        // is finished in a task.
+        if replies.iter().all(|r| matches!(r, Reply::Ready(_))) {
+            let parts: Vec<String> = replies.into_iter().filter_map(Reply::ready).collect();
+            self.conn.push(Frame::from(encode_batch(&parts)));
             return;
         }
         let conn = self.conn.clone();
@@ -247,6 +263,13 @@ enum Reply {
 }
 
 impl Reply {
+    fn ready(self) -> Option<String> {
+        match self {
+            Reply::Ready(text) => Some(text),
+            Reply::Running(_) => None,
+        }
+    }
+
     async fn into_future(self) -> String {
         match self {
             Reply::Ready(text) => text,

@@ -13,11 +13,18 @@ use crate::message::is_reserved;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SubscriptionId(u64);
 
+/// The methods by name, as one immutable snapshot: replaced whole on every change, so readers
+/// on the hot path hold it without a lock.
+pub(crate) type MethodTable = HashMap<Box<str>, Arc<dyn MethodHandler>>;
+
 pub(crate) type Subscribers = Arc<[(SubscriptionId, Arc<dyn EventHandler>)]>;
 
 #[derive(Default)]
 pub(crate) struct Registry {
-    methods: RwLock<HashMap<Box<str>, Arc<dyn MethodHandler>>>,
+    methods: RwLock<Arc<MethodTable>>,
+    /// Bumped on every change of `methods`, so a connection knows when its snapshot is stale
+    /// with one shared atomic load.
+    methods_version: AtomicU64,
     events: RwLock<HashMap<Box<str>, Subscribers>>,
     next_subscription: AtomicU64,
 }
@@ -48,28 +55,37 @@ impl Registry {
         handler: Arc<dyn MethodHandler>,
     ) -> Result<(), Error> {
         check_name("a method", name)?;
-        self.methods
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(name.into(), handler);
+        self.change_methods(|table| {
+            table.insert(name.into(), handler);
+        });
         Ok(())
     }
 
     /// Removes a method; whether it was there.
     pub(crate) fn remove_method(&self, name: &str) -> bool {
-        self.methods
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(name)
-            .is_some()
+        let mut removed = false;
+        self.change_methods(|table| removed = table.remove(name).is_some());
+        removed
     }
 
-    pub(crate) fn method(&self, name: &str) -> Option<Arc<dyn MethodHandler>> {
-        self.methods
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(name)
-            .cloned()
+    fn change_methods(&self, change: impl FnOnce(&mut MethodTable)) {
+        let mut methods = self.methods.write().unwrap_or_else(PoisonError::into_inner);
+        let mut table = MethodTable::clone(&methods);
+        change(&mut table);
+        *methods = Arc::new(table);
+        self.methods_version.fetch_add(1, Ordering::Release);
+    }
+
+    /// The version of the method table; it changes whenever a method is added or removed.
+    pub(crate) fn methods_version(&self) -> u64 {
+        self.methods_version.load(Ordering::Acquire)
+    }
+
+    /// The current method table with its version.
+    pub(crate) fn methods(&self) -> (u64, Arc<MethodTable>) {
+        let version = self.methods_version();
+        let table = self.methods.read().unwrap_or_else(PoisonError::into_inner);
+        (version, Arc::clone(&table))
     }
 
     /// Adds a subscriber to an event.

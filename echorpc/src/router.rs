@@ -28,7 +28,7 @@ use crate::message::{
     encode_result, parse_frame,
 };
 use crate::raw::{Params, RawJson};
-use crate::registry::{Registry, Subscribers};
+use crate::registry::{MethodTable, Registry, Subscribers};
 use crate::ws::Frame;
 
 /// Events waiting for their subscribers, per connection, in arrival order.
@@ -48,6 +48,8 @@ struct EventJob {
 
 pub(crate) struct Router {
     registry: Arc<Registry>,
+    /// This connection's snapshot of the method table and its version.
+    methods: (u64, Arc<MethodTable>),
     conn: Connection,
     /// Started with the first event that cannot finish inline, so most connections carry no
     /// event task.
@@ -60,6 +62,7 @@ pub(crate) struct Router {
 impl Router {
     pub(crate) fn new(registry: Arc<Registry>, conn: Connection) -> Self {
         Self {
+            methods: registry.methods(),
             registry,
             conn,
             events: None,
@@ -116,13 +119,16 @@ impl Router {
 
     /// Looks the method up and starts it; errors that need no handler are answered at once.
     fn start_request(
-        &self,
+        &mut self,
         id: &RawValue,
         method: &str,
         params: Option<&RawValue>,
         frame: &Frame,
     ) -> Reply {
-        let Some(handler) = self.registry.method(method) else {
+        if self.registry.methods_version() != self.methods.0 {
+            self.methods = self.registry.methods();
+        }
+        let Some(handler) = self.methods.1.get(method) else {
             return Reply::Ready(encode_error(
                 Some(id.get()),
                 &Error::method_not_found(method),
@@ -172,7 +178,7 @@ impl Router {
     /// Handles a batch: events and responses in order now, requests concurrently, and their
     /// answers sent back as one array in request order.
     async fn on_batch(&mut self, frame: &Frame, items: Vec<&RawValue>, heartbeat: &mut Heartbeat) {
-        let mut replies = Vec::new();
+        let mut replies = Vec::with_capacity(items.len());
         for item in items {
             if let Some(reply) = self.on_message(classify(item), frame, heartbeat).await {
                 replies.push(reply);

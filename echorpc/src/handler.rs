@@ -7,7 +7,6 @@ use std::pin::Pin;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::value::RawValue;
 
 use crate::connection::Connection;
 use crate::error::Error;
@@ -16,8 +15,19 @@ use crate::raw::Params;
 /// A boxed, `Send` future: the return type of type-erased handlers.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
+/// A method's result, encoded as JSON text by [`encode_result`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedResult(String);
+
+impl EncodedResult {
+    /// The JSON text.
+    pub fn get(&self) -> &str {
+        &self.0
+    }
+}
+
 /// A method's outcome, its result already encoded as JSON.
-pub type MethodResult = Result<Box<RawValue>, Error>;
+pub type MethodResult = Result<EncodedResult, Error>;
 
 /// A method the router can call: the params as received and the calling connection in, the
 /// encoded result out. Closures become one through [`method_fn`]; `#[echorpc::service]`
@@ -38,7 +48,8 @@ pub trait EventHandler: Send + Sync + 'static {
 /// # Errors
 /// `-32603` when `T`'s `Serialize` fails.
 pub fn encode_result<T: Serialize + ?Sized>(value: &T) -> MethodResult {
-    serde_json::value::to_raw_value(value)
+    serde_json::to_string(value)
+        .map(EncodedResult)
         .map_err(|err| Error::internal(format!("result could not be encoded: {err}")))
 }
 

@@ -74,7 +74,8 @@ pub use config::{
 pub use connection::{Connection, ConnectionId, Metadata};
 pub use error::{Error, ErrorCode, Result};
 pub use handler::{
-    BoxFuture, EventHandler, MethodHandler, MethodResult, encode_result, event_fn, method_fn,
+    BoxFuture, EncodedResult, EventHandler, MethodHandler, MethodResult, encode_result, event_fn,
+    method_fn,
 };
 pub use raw::{Params, RawJson};
 pub use registry::SubscriptionId;

@@ -74,8 +74,8 @@ pub(crate) enum Incoming<'a> {
 #[derive(Debug)]
 pub(crate) enum Received<'a> {
     Single(Incoming<'a>),
-    /// The elements of a non-empty batch, each still raw.
-    Batch(Vec<&'a RawValue>),
+    /// The elements of a non-empty batch, classified.
+    Batch(Vec<Incoming<'a>>),
     /// Not valid JSON, an empty batch, or a value that is neither object nor array.
     Invalid(Error),
 }
@@ -87,13 +87,7 @@ pub(crate) fn parse_frame(text: &str) -> Received<'_> {
             Ok(envelope) => Received::Single(classify_envelope(envelope)),
             Err(err) => Received::Invalid(invalid_or_parse_error(text, err)),
         },
-        Some(b'[') => match serde_json::from_str::<Vec<&RawValue>>(text) {
-            Ok(items) if items.is_empty() => {
-                Received::Invalid(Error::invalid_request("empty batch"))
-            }
-            Ok(items) => Received::Batch(items),
-            Err(err) => Received::Invalid(Error::parse_error(err)),
-        },
+        Some(b'[') => parse_batch(text),
         _ => Received::Invalid(invalid_or_parse_error(text, "not an object or array")),
     }
 }
@@ -104,6 +98,87 @@ fn invalid_or_parse_error(text: &str, detail: impl std::fmt::Display) -> Error {
     match serde_json::from_str::<serde::de::IgnoredAny>(text) {
         Ok(_) => Error::invalid_request(&detail.to_string()),
         Err(err) => Error::parse_error(err),
+    }
+}
+
+/// A batch in one pass over the text; an element the one-pass form cannot take (a duplicate
+/// key, say) sends the batch through [`classify`] element by element instead.
+fn parse_batch(text: &str) -> Received<'_> {
+    let items = match serde_json::from_str::<Vec<BatchItem<'_>>>(text) {
+        Ok(items) => items.into_iter().map(BatchItem::classify).collect(),
+        Err(_) => match serde_json::from_str::<Vec<&RawValue>>(text) {
+            Ok(items) => items.into_iter().map(classify).collect(),
+            Err(err) => return Received::Invalid(Error::parse_error(err)),
+        },
+    };
+    if Vec::is_empty(&items) {
+        return Received::Invalid(Error::invalid_request("empty batch"));
+    }
+    Received::Batch(items)
+}
+
+/// One element of a batch: a message object, or anything else (answered `-32600`).
+enum BatchItem<'a> {
+    Object(Envelope<'a>),
+    NotObject,
+}
+
+impl<'a> BatchItem<'a> {
+    fn classify(self) -> Incoming<'a> {
+        match self {
+            BatchItem::Object(envelope) => classify_envelope(envelope),
+            BatchItem::NotObject => Incoming::Invalid(Error::invalid_request("not an object")),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for BatchItem<'de> {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        de.deserialize_any(BatchItemVisitor)
+    }
+}
+
+struct BatchItemVisitor;
+
+impl<'de> serde::de::Visitor<'de> for BatchItemVisitor {
+    type Value = BatchItem<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        Envelope::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            .map(BatchItem::Object)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(BatchItem::NotObject)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(BatchItem::NotObject)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(BatchItem::NotObject)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(BatchItem::NotObject)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(BatchItem::NotObject)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(BatchItem::NotObject)
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(BatchItem::NotObject)
     }
 }
 
@@ -373,11 +448,19 @@ mod tests {
 
     #[test]
     fn batch_elements_are_classified_one_by_one() {
-        let Received::Batch(items) = parse_frame(r#"[1,{"jsonrpc":"2.0","method":"n"}]"#) else {
-            panic!("not a batch")
-        };
-        assert!(matches!(classify(items[0]), Incoming::Invalid(_)));
-        assert!(matches!(classify(items[1]), Incoming::Notification { .. }));
+        for text in [
+            r#"[1,{"jsonrpc":"2.0","method":"n"},[2],"s",null]"#,
+            // A duplicate key takes the element-by-element path.
+            r#"[1,{"jsonrpc":"2.0","method":"n"},[2],"s",{"id":1,"id":2}]"#,
+        ] {
+            let Received::Batch(items) = parse_frame(text) else {
+                panic!("not a batch: {text}")
+            };
+            assert_eq!(items.len(), 5);
+            assert!(matches!(items[0], Incoming::Invalid(_)));
+            assert!(matches!(items[1], Incoming::Notification { .. }));
+            assert!(items[2..].iter().all(|i| matches!(i, Incoming::Invalid(_))));
+        }
     }
 
     #[test]

@@ -24,8 +24,8 @@ use crate::error::{Error, ErrorCode};
 use crate::handler::MethodResult;
 use crate::heartbeat::Heartbeat;
 use crate::message::{
-    Incoming, PING_METHOD, PONG, PONG_METHOD, Received, classify, encode_batch, encode_error,
-    encode_result, parse_frame,
+    Incoming, PING_METHOD, PONG, PONG_METHOD, Received, encode_batch, encode_error, encode_result,
+    parse_frame,
 };
 use crate::raw::{Params, RawJson};
 use crate::registry::{MethodTable, Registry, Subscribers};
@@ -177,10 +177,15 @@ impl Router {
 
     /// Handles a batch: events and responses in order now, requests concurrently, and their
     /// answers sent back as one array in request order.
-    async fn on_batch(&mut self, frame: &Frame, items: Vec<&RawValue>, heartbeat: &mut Heartbeat) {
+    async fn on_batch(
+        &mut self,
+        frame: &Frame,
+        items: Vec<Incoming<'_>>,
+        heartbeat: &mut Heartbeat,
+    ) {
         let mut replies = Vec::with_capacity(items.len());
         for item in items {
-            if let Some(reply) = self.on_message(classify(item), frame, heartbeat).await {
+            if let Some(reply) = self.on_message(item, frame, heartbeat).await {
                 replies.push(reply);
             }
         }

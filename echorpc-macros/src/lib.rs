@@ -61,6 +61,17 @@ use proc_macro::TokenStream;
 ///       pub async fn echo(&self, v: Value) -> Result<Value, echorpc::Error>;
 ///   }                                                                   // + Clone, Debug
 ///   ```
+/// - **`CalcBatch<P>`**, typed calls sent as one JSON-RPC batch, results in call order and a
+///   failed call failing only its own slot (methods only; not generated for a trait of events
+///   only). A method named `send_batch` is refused, as it would collide.
+///   ```text
+///   impl<P: echorpc::Peer> CalcBatch<P> {
+///       pub fn new(peer: P) -> Self;
+///       pub fn add(&mut self, a: i64, b: i64) -> echorpc::BatchSlot<Sum>;  // one per method
+///       pub async fn send_batch(self) -> Result<echorpc::BatchResults, echorpc::Error>;
+///   }                                                                   // + Debug
+///   // let mut results = batch.send_batch().await?; let sum: Sum = results.take(slot)?;
+///   ```
 /// - **`CalcEvents`**, only when the trait declares events: typed broadcast from a `Server` to
 ///   the clients that implement the trait. Each returns how many connections it was queued to.
 ///   ```text
@@ -220,6 +231,12 @@ use proc_macro::TokenStream;
 /// // The server calls `double` on this client while answering.
 /// assert_eq!(calc.double_via_client(21).await?, 42);
 /// calc.chat(Chat { text: "hello".into() }).await?;
+///
+/// // Several typed calls in one frame:
+/// let mut batch = CalcBatch::new(&client);
+/// let (three, seven) = (batch.add(1, 2), batch.add(3, 4));
+/// let mut results = batch.send_batch().await?;
+/// assert_eq!((results.take(three)?, results.take(seven)?), (Sum { sum: 3 }, Sum { sum: 7 }));
 ///
 /// // The same wire format as untyped calls:
 /// let sum = client.request("add", serde_json::json!({ "a": 2, "b": 3 })).await?;

@@ -42,6 +42,14 @@ impl ServiceDef {
         format_ident!("{}Server", self.ident)
     }
 
+    pub(crate) fn batch_ident(&self) -> Ident {
+        format_ident!("{}Batch", self.ident)
+    }
+
+    pub(crate) fn has_methods(&self) -> bool {
+        self.methods.iter().any(|m| m.kind == Kind::Method)
+    }
+
     pub(crate) fn events_ident(&self) -> Ident {
         format_ident!("{}Events", self.ident)
     }
@@ -519,6 +527,12 @@ fn check_names(methods: &[MethodDef], errors: &mut Errors) {
             errors.at(
                 &method.ident,
                 "`new` would collide with the generated constructor; rename the method and keep the wire name with #[echorpc(name = \"new\")]",
+            );
+        }
+        if method.ident == "send_batch" {
+            errors.at(
+                &method.ident,
+                "`send_batch` would collide with the generated batch's send method; rename the method and keep the wire name with #[echorpc(name = \"send_batch\")]",
             );
         }
     }

@@ -17,6 +17,7 @@ use serde::de::{self, Deserialize, DeserializeOwned, Deserializer, IgnoredAny};
 pub use serde;
 pub use serde_json;
 
+pub use crate::batch::{Batch, BatchResults, BatchSlot};
 pub use crate::handler::{BoxFuture, EventHandler, MethodHandler, MethodResult, encode_result};
 pub use crate::raw::Params;
 pub use crate::service::{Handlers, Peer, Service};

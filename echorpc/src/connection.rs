@@ -15,7 +15,7 @@ use tokio::sync::{Notify, mpsc, watch};
 use crate::config::Settings;
 use crate::error::Error;
 use crate::message::{encode_batch, encode_notification, encode_request};
-use crate::pending::{PendingCalls, PendingGuard};
+use crate::pending::{Outcome, PendingCalls, PendingGuard};
 use crate::raw::RawJson;
 use crate::ws::Frame;
 
@@ -266,6 +266,20 @@ impl Connection {
         M: AsRef<str>,
         P: Serialize,
     {
+        let outcomes = self.batch_raw(calls).await?;
+        Ok(outcomes
+            .into_iter()
+            .map(|outcome| outcome.and_then(decode))
+            .collect())
+    }
+
+    /// Sends several calls in one frame and returns their raw outcomes in call order.
+    pub(crate) async fn batch_raw<I, M, P>(&self, calls: I) -> Result<Vec<Outcome>, Error>
+    where
+        I: IntoIterator<Item = (M, P)>,
+        M: AsRef<str>,
+        P: Serialize,
+    {
         let pending = &self.shared.pending;
         let mut guards = Vec::new();
         let mut receivers = Vec::new();
@@ -284,10 +298,7 @@ impl Connection {
             let outcomes = join_all(receivers).await;
             Ok(outcomes
                 .into_iter()
-                .map(|o| {
-                    o.unwrap_or_else(|_| Err(Error::not_connected()))
-                        .and_then(decode)
-                })
+                .map(|o| o.unwrap_or_else(|_| Err(Error::not_connected())))
                 .collect())
         };
         tokio::time::timeout(self.shared.settings.request_timeout, exchange)
@@ -415,7 +426,7 @@ impl Drop for InFlight {
     }
 }
 
-fn decode<R: DeserializeOwned>(raw: RawJson) -> Result<R, Error> {
+pub(crate) fn decode<R: DeserializeOwned>(raw: RawJson) -> Result<R, Error> {
     raw.parse()
         .map_err(|err| Error::internal(format!("result did not fit the expected type: {err}")))
 }

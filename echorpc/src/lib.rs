@@ -48,6 +48,7 @@
 
 mod auth;
 mod backoff;
+mod batch;
 mod client;
 mod config;
 mod connection;
@@ -66,6 +67,7 @@ mod ws;
 
 pub use auth::{AuthDecision, AuthRequest};
 pub use backoff::Backoff;
+pub use batch::{Batch, BatchResults, BatchSlot};
 pub use client::{Client, ClientBuilder};
 pub use config::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_PING_INTERVAL, DEFAULT_PONG_TIMEOUT, DEFAULT_PORT,

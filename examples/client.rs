@@ -3,11 +3,10 @@
 //! Connects to `$ECHORPC_URL` (default ws://localhost:9100) with token `secret`, offers the typed
 //! [`Callbacks`] service (`double` {x} → x*2, and the `chat` event), prints the result of
 //! add {1,2}, publishes `chat` {"text":"hello"}, sends the batch [add {1,2}, add {3,4}] and
-//! prints its results, then disconnects. Exits non-zero with a message on any failure.
+//! prints its results (a typed batch), then disconnects. Exits non-zero with a message on any failure.
 
 use echorpc::{Client, Error};
-use echorpc_examples::{AppClient, Callbacks, CallbacksServer, Chat};
-use serde_json::{Value, json};
+use echorpc_examples::{AppBatch, AppClient, Callbacks, CallbacksServer, Chat};
 
 /// The client's implementation of [`Callbacks`].
 struct Example;
@@ -35,15 +34,11 @@ async fn run() -> Result<(), Error> {
         text: "hello".to_owned(),
     })
     .await?;
-    let results = client
-        .batch_request([
-            ("add", json!({ "a": 1, "b": 2 })),
-            ("add", json!({ "a": 3, "b": 4 })),
-        ])
-        .await?
-        .into_iter()
-        .collect::<Result<Vec<Value>, Error>>()?;
-    println!("{}", Value::from(results));
+    let mut batch = AppBatch::new(&client);
+    let (first, second) = (batch.add(1, 2), batch.add(3, 4));
+    let mut results = batch.send_batch().await?;
+    let sums = [results.take(first)?, results.take(second)?];
+    println!("{}", serde_json::to_string(&sums)?);
     client.disconnect().await;
     Ok(())
 }

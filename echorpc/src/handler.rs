@@ -24,6 +24,10 @@ impl EncodedResult {
     pub fn get(&self) -> &str {
         &self.0
     }
+
+    pub(crate) fn into_string(self) -> String {
+        self.0
+    }
 }
 
 /// A method's outcome, its result already encoded as JSON.

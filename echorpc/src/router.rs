@@ -24,8 +24,8 @@ use crate::error::{Error, ErrorCode};
 use crate::handler::MethodResult;
 use crate::heartbeat::Heartbeat;
 use crate::message::{
-    Incoming, PING_METHOD, PONG, PONG_METHOD, Received, encode_batch, encode_error, encode_result,
-    parse_frame,
+    Incoming, PING_METHOD, PONG, PONG_METHOD, Received, encode_batch, encode_error,
+    encode_result_into, parse_frame,
 };
 use crate::raw::{Params, RawJson};
 use crate::registry::{MethodTable, Registry, Subscribers};
@@ -295,7 +295,7 @@ fn respond(
     connection: crate::ConnectionId,
 ) -> String {
     match outcome {
-        Ok(Ok(result)) => encode_result(id, result.get()),
+        Ok(Ok(result)) => encode_result_into(id, result.into_string()),
         Ok(Err(err)) => {
             tracing::debug!(%connection, id, %err, "handler returned an error");
             encode_error(Some(id), &err)

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use echorpc::{Connection, Error, Server};
+use echorpc::{Client, Connection, Error, Server};
 use echorpc_tests::*;
 use serde_json::{Value, json};
 
@@ -121,4 +121,33 @@ async fn connect_fails_with_32001_when_nobody_listens() {
         .unwrap_err();
     assert_eq!(err.code(), echorpc::ErrorCode::NOT_CONNECTED);
     assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[tokio::test]
+async fn an_explicit_connect_while_reconnecting_takes_over_without_a_second_connection() {
+    let first = restartable_server(0);
+    let addr = first.start().await.unwrap();
+    // Slow backoff: the client is still waiting to reconnect when `connect` is called.
+    let client = Client::builder(url(addr))
+        .reconnect(echorpc::Backoff::new(
+            Duration::from_secs(2),
+            Duration::from_secs(2),
+        ))
+        .build();
+    within("connect", client.connect()).await.unwrap();
+    first.stop().await;
+    within("drop noticed", async {
+        while client.is_connected() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    let second = restartable_server(addr.port());
+    second.start().await.unwrap();
+    within("explicit connect", client.connect()).await.unwrap();
+    // Past the supervisor's own retry time: still exactly one connection.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(second.connections().len(), 1);
+    assert!(client.is_connected());
+    client.disconnect().await;
 }

@@ -128,6 +128,17 @@ impl Client {
         if self.is_connected() {
             return Ok(());
         }
+        // A supervisor still waiting to reconnect would race this dial with its own: this
+        // call takes over.
+        let waiting = self
+            .inner
+            .supervisor
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(waiting) = waiting {
+            waiting.abort();
+        }
         self.inner.stopping.store(false, Ordering::SeqCst);
         let deadline = Instant::now() + self.inner.connect_timeout;
         let mut backoff = self.inner.reconnect;
@@ -158,15 +169,11 @@ impl Client {
         };
         let conn = self.install(socket);
         let supervisor = tokio::spawn(supervise(Arc::clone(&self.inner), conn));
-        let previous = self
+        *self
             .inner
             .supervisor
             .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .replace(supervisor);
-        if let Some(previous) = previous {
-            previous.abort();
-        }
+            .unwrap_or_else(PoisonError::into_inner) = Some(supervisor);
         Ok(())
     }
 

@@ -105,26 +105,36 @@ pub(super) fn params_expr(method: &MethodDef, by_ref: bool) -> TokenStream {
     }
 }
 
+/// The wire arguments as a parameter list: `a: i64, b: i64` (no receiver, no context).
+fn arg_list(method: &MethodDef) -> impl Iterator<Item = TokenStream> + '_ {
+    method.args.iter().map(|arg| {
+        let name = &arg.ident;
+        let ty = &arg.ty;
+        quote!(#name: #ty)
+    })
+}
+
+/// The type a call of `method` decodes: `T` of `T` or `Result<T, E>`, `()` for no return.
+fn ok_type(method: &MethodDef) -> TokenStream {
+    match &method.output {
+        Output::Unit => quote!(()),
+        Output::Plain(ty) | Output::Fallible { ok: ty, .. } => quote!(#ty),
+    }
+}
+
 fn stub_method(def: &ServiceDef, method: &MethodDef) -> TokenStream {
     let vis = &def.vis;
     let ident = &method.ident;
     let wire = &method.wire;
     let forwarded = &method.forwarded;
     let (docs, cfgs, deprecated) = (&forwarded.docs, &forwarded.cfgs, &forwarded.deprecated);
-    let params = method.args.iter().map(|arg| {
-        let name = &arg.ident;
-        let ty = &arg.ty;
-        quote!(#name: #ty)
-    });
+    let params = arg_list(method);
     let sent = params_expr(method, false);
     let peer = local("peer");
     let separator = if docs.is_empty() { quote!() } else { doc("") };
     match method.kind {
         Kind::Method => {
-            let ok = match &method.output {
-                Output::Unit => quote!(()),
-                Output::Plain(ty) | Output::Fallible { ok: ty, .. } => quote!(#ty),
-            };
+            let ok = ok_type(method);
             let summary = doc(&format!(
                 "Calls `{}` on the peer ({}) and decodes its result.\n\n\
                  # Errors\n\
@@ -248,16 +258,9 @@ fn batch_method(def: &ServiceDef, method: &MethodDef) -> TokenStream {
     let wire = &method.wire;
     let forwarded = &method.forwarded;
     let (docs, cfgs, deprecated) = (&forwarded.docs, &forwarded.cfgs, &forwarded.deprecated);
-    let params = method.args.iter().map(|arg| {
-        let name = &arg.ident;
-        let ty = &arg.ty;
-        quote!(#name: #ty)
-    });
+    let params = arg_list(method);
     let sent = params_expr(method, false);
-    let ok = match &method.output {
-        Output::Unit => quote!(()),
-        Output::Plain(ty) | Output::Fallible { ok: ty, .. } => quote!(#ty),
-    };
+    let ok = ok_type(method);
     let separator = if docs.is_empty() { quote!() } else { doc("") };
     let summary = doc(&format!(
         "Adds a call of `{}` ({}) to the batch; its result is taken with the returned slot.",

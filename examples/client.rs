@@ -7,13 +7,22 @@
 
 use echorpc::{Client, Error};
 use echorpc_examples::{AppBatch, AppClient, Callbacks, CallbacksServer, Chat};
+use serde_json::Value;
 
 /// The client's implementation of [`Callbacks`].
 struct Example;
 
 impl Callbacks for Example {
-    async fn double(&self, x: i64) -> i64 {
-        x * 2
+    async fn double(&self, x: Value) -> Result<Value, Error> {
+        if let Some(n) = x.as_i64() {
+            return Ok(Value::from(n * 2));
+        }
+        match x.as_f64() {
+            Some(f) => Ok(Value::from(f * 2.0)),
+            None => Err(Error::invalid_params(format!(
+                "x must be a number, got {x}"
+            ))),
+        }
     }
 
     async fn chat(&self, msg: Chat) {

@@ -10,7 +10,8 @@
 use std::time::Duration;
 
 use echorpc::{Connection, Error, Server};
-use echorpc_examples::{App, AppEvents, AppServer, CallbacksClient, Chat, Sum, Who};
+use echorpc_examples::{App, AppServer, CallbacksClient, CallbacksEvents, Chat, Sum, Who};
+use serde_json::Value;
 
 /// The server's implementation of [`App`]; it holds the server to broadcast through.
 struct Example {
@@ -29,18 +30,19 @@ impl App for Example {
         }
     }
 
-    async fn ask_double(&self, conn: &Connection, x: i64) -> Result<i64, Error> {
+    async fn ask_double(&self, conn: &Connection, x: Value) -> Result<Value, Error> {
         CallbacksClient::new(conn).double(x).await
     }
 
+    // Events to clients are the clients' trait's (`Callbacks`): `CallbacksEvents` sends them.
     async fn announce(&self, role: String, text: String) -> Result<(), Error> {
-        AppEvents::new(&self.server)
+        CallbacksEvents::new(&self.server)
             .chat_to_role(&role, &Chat { text })
             .map(drop)
     }
 
     async fn chat(&self, conn: &Connection, msg: Chat) {
-        if let Err(err) = AppEvents::new(&self.server).chat_except(conn, &msg) {
+        if let Err(err) = CallbacksEvents::new(&self.server).chat_except(conn, &msg) {
             tracing::warn!(%err, "chat rebroadcast failed");
         }
     }

@@ -56,7 +56,7 @@ async fn rejected_upgrade_is_401_and_the_client_fails_with_32003_without_retryin
     let (_server, addr) = start(server).await;
     let client = client_for(addr).token("wrong").build();
     let err = within("connect", client.connect()).await.unwrap_err();
-    assert_eq!(err.code(), ErrorCode::AUTH_FAILED);
+    assert_eq!(err.code(), Some(ErrorCode::AUTH_FAILED));
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(attempts.load(Ordering::SeqCst), 1, "a 401 is never retried");
     assert!(!client.is_connected());
@@ -117,7 +117,7 @@ async fn panicking_or_failing_auth_rejects() {
     let (_server, addr) = start(server).await;
     for token in ["panic", "other"] {
         let err = connected_err(client_for(addr).token(token).build()).await;
-        assert_eq!(err.code(), ErrorCode::AUTH_FAILED);
+        assert_eq!(err.code(), Some(ErrorCode::AUTH_FAILED));
     }
 }
 

@@ -43,11 +43,11 @@ async fn results_come_back_in_call_order_with_errors_in_their_slots() {
     assert_eq!(results[1].as_ref().unwrap(), &json!({"sum": 3}));
     assert_eq!(
         results[2].as_ref().unwrap_err().code(),
-        ErrorCode::METHOD_NOT_FOUND
+        Some(ErrorCode::METHOD_NOT_FOUND)
     );
     assert_eq!(
         results[3].as_ref().unwrap_err().code(),
-        ErrorCode::INVALID_PARAMS
+        Some(ErrorCode::INVALID_PARAMS)
     );
     assert_eq!(results[4].as_ref().unwrap(), &json!(0));
     assert!(

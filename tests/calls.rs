@@ -52,7 +52,7 @@ async fn handler_errors_reach_the_caller_unchanged() {
         .request("fail", json!({"sku": "A-1"}))
         .await
         .unwrap_err();
-    assert_eq!(err.code(), ErrorCode::from(4001));
+    assert_eq!(err.code(), Some(ErrorCode::from(4001)));
     assert_eq!(err.message(), "out of stock");
     assert_eq!(err.data(), Some(&json!({"sku": "A-1"})));
 }
@@ -62,16 +62,16 @@ async fn unknown_method_and_invalid_params() {
     let (_server, addr) = calc_server().await;
     let client = connected(client_for(addr)).await;
     let err = client.request("nope", json!({})).await.unwrap_err();
-    assert_eq!(err.code(), ErrorCode::METHOD_NOT_FOUND);
+    assert_eq!(err.code(), Some(ErrorCode::METHOD_NOT_FOUND));
     assert!(err.message().contains("nope"), "{err}");
     let err = client
         .request("add", json!({"a": "x", "b": 2}))
         .await
         .unwrap_err();
-    assert_eq!(err.code(), ErrorCode::INVALID_PARAMS);
+    assert_eq!(err.code(), Some(ErrorCode::INVALID_PARAMS));
     assert!(err.message().contains("invalid type"), "{err}");
     let err = client.request("add", json!({"a": 1})).await.unwrap_err();
-    assert_eq!(err.code(), ErrorCode::INVALID_PARAMS);
+    assert_eq!(err.code(), Some(ErrorCode::INVALID_PARAMS));
     assert!(err.message().contains("missing field `b`"), "{err}");
 }
 
@@ -100,12 +100,12 @@ async fn request_timeout_is_32002_and_late_answers_are_dropped() {
     let (_server, addr) = calc_server().await;
     let client = connected(client_for(addr).request_timeout(Duration::from_millis(150))).await;
     let err = client.request("sleep", 1000).await.unwrap_err();
-    assert_eq!(err.code(), ErrorCode::TIMEOUT);
+    assert_eq!(err.code(), Some(ErrorCode::TIMEOUT));
     let err = client
         .request_with_timeout("sleep", 1000, Duration::from_millis(50))
         .await
         .unwrap_err();
-    assert_eq!(err.code(), ErrorCode::TIMEOUT);
+    assert_eq!(err.code(), Some(ErrorCode::TIMEOUT));
     // The connection is still good, and the late answers went nowhere.
     let ok = client
         .request_with_timeout("sleep", 10, Duration::from_secs(2))
@@ -135,7 +135,7 @@ async fn server_calls_the_client_back_inside_a_handler() {
         .request("ask_double", json!({"x": 1}))
         .await
         .unwrap_err();
-    assert_eq!(err.code(), ErrorCode::METHOD_NOT_FOUND);
+    assert_eq!(err.code(), Some(ErrorCode::METHOD_NOT_FOUND));
 }
 
 #[tokio::test]
@@ -150,13 +150,13 @@ async fn pending_calls_fail_with_32001_when_the_connection_drops() {
     let started = std::time::Instant::now();
     server.stop().await;
     let err = within("the failed call", slow).await.unwrap().unwrap_err();
-    assert_eq!(err.code(), ErrorCode::NOT_CONNECTED);
+    assert_eq!(err.code(), Some(ErrorCode::NOT_CONNECTED));
     assert!(started.elapsed() < Duration::from_secs(3));
     let err = client
         .request("add", json!({"a": 1, "b": 1}))
         .await
         .unwrap_err();
-    assert_eq!(err.code(), ErrorCode::NOT_CONNECTED);
+    assert_eq!(err.code(), Some(ErrorCode::NOT_CONNECTED));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

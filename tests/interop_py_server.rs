@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use echorpc::{Backoff, Client, ClientBuilder, Connection, Error, ErrorCode};
+use echorpc::{Backoff, Client, ClientBuilder, Connection, Error, ErrorCode, ErrorObject};
 use echorpc_tests::interop::*;
 use echorpc_tests::{STEP, within};
 use serde::Deserialize;
@@ -156,7 +156,7 @@ async fn auth_rejected_connect_fails_32003_without_redial() {
         let err = within("a rejected connect", client.connect())
             .await
             .unwrap_err();
-        assert_eq!(err.code(), ErrorCode::AUTH_FAILED, "{err}");
+        assert_eq!(err.code(), Some(ErrorCode::AUTH_FAILED), "{err}");
         assert!(
             started.elapsed() < Duration::from_secs(1),
             "401 is not retried"
@@ -183,7 +183,7 @@ async fn refused_upgrade_is_retried_then_32001() {
     let err = within("a refused connect", client.connect())
         .await
         .unwrap_err();
-    assert_eq!(err.code(), ErrorCode::NOT_CONNECTED, "{err}");
+    assert_eq!(err.code(), Some(ErrorCode::NOT_CONNECTED), "{err}");
     assert!(
         ps.events("upgrade").len() >= 2,
         "retried: {}",
@@ -217,18 +217,15 @@ async fn calls_results_and_errors() {
         )
         .await
         .unwrap_err();
-    assert_eq!(err.code(), ErrorCode::from(-32050));
+    assert_eq!(err.code(), Some(ErrorCode::from(-32050)));
     assert_eq!(err.message(), "custom failure");
     assert_eq!(err.data(), Some(&json!({"why": "because", "n": [1, 2]})));
     let err = contract.fail(4000, "plain".into(), None).await.unwrap_err();
-    assert_eq!(
-        (err.code(), err.message(), err.data()),
-        (ErrorCode::from(4000), "plain", None)
-    );
+    assert_eq!(err.as_rpc(), Some(&ErrorObject::new(4000, "plain")));
     let err = contract.boom().await.unwrap_err();
     assert_eq!(
-        (err.code(), err.message()),
-        (ErrorCode::INTERNAL_ERROR, "boom")
+        err.as_rpc(),
+        Some(&ErrorObject::new(ErrorCode::INTERNAL_ERROR, "boom"))
     );
     assert_eq!(
         contract.whoami().await.unwrap(),
@@ -252,11 +249,15 @@ async fn calls_results_and_errors() {
         .request("no_such_method", json!({"a": 1}))
         .await
         .unwrap_err();
-    assert_eq!(err.code(), ErrorCode::METHOD_NOT_FOUND);
+    assert_eq!(err.code(), Some(ErrorCode::METHOD_NOT_FOUND));
     // The reference's handlers are untyped: bad params fail inside them, -32603 (not -32602).
     for params in [json!({"a": "x", "b": 2}), json!({"a": 1}), Value::Null] {
         let err = client.request("add", &params).await.unwrap_err();
-        assert_eq!(err.code(), ErrorCode::INTERNAL_ERROR, "{params}: {err}");
+        assert_eq!(
+            err.code(),
+            Some(ErrorCode::INTERNAL_ERROR),
+            "{params}: {err}"
+        );
     }
 
     // What the server received: named params as an object, left out when there are none.
@@ -293,21 +294,17 @@ async fn batches_keep_call_order_and_per_slot_errors() {
     assert_eq!(results[0].as_ref().unwrap(), &json!({"sum": 3}));
     let err = results[1].as_ref().unwrap_err();
     assert_eq!(
-        (err.code(), err.message(), err.data()),
-        (
-            ErrorCode::from(-32050),
-            "custom failure",
-            Some(&json!({"k": 1}))
-        )
+        err.as_rpc(),
+        Some(&ErrorObject::new(-32050, "custom failure").with_data(json!({"k": 1})))
     );
     assert_eq!(
         results[2].as_ref().unwrap_err().code(),
-        ErrorCode::METHOD_NOT_FOUND
+        Some(ErrorCode::METHOD_NOT_FOUND)
     );
     assert_eq!(results[3].as_ref().unwrap(), &json!(10));
     assert_eq!(
         results[4].as_ref().unwrap_err().code(),
-        ErrorCode::INTERNAL_ERROR
+        Some(ErrorCode::INTERNAL_ERROR)
     );
     assert_eq!(results[5].as_ref().unwrap(), &json!({"sum": 30}));
     // A slow first call stays first.
@@ -455,7 +452,7 @@ async fn python_server_calls_our_client_while_our_call_is_pending() {
     // A client without `double`: our -32601 travels back through the Python server unchanged.
     let bare = connect(client_of(&ps, "rs-bare")).await;
     let err = ContractClient::new(&bare).ask_double(1).await.unwrap_err();
-    assert_eq!(err.code(), ErrorCode::METHOD_NOT_FOUND, "{err}");
+    assert_eq!(err.code(), Some(ErrorCode::METHOD_NOT_FOUND), "{err}");
     bare.disconnect().await;
     client.disconnect().await;
 }
@@ -484,10 +481,13 @@ async fn reference_server_deadlocks_on_batches_that_call_back() {
     let took = started.elapsed();
     assert_eq!(
         results[0].as_ref().unwrap_err().code(),
-        ErrorCode::TIMEOUT,
+        Some(ErrorCode::TIMEOUT),
         "{results:?}"
     );
-    assert_eq!(results[1].as_ref().unwrap_err().code(), ErrorCode::TIMEOUT);
+    assert_eq!(
+        results[1].as_ref().unwrap_err().code(),
+        Some(ErrorCode::TIMEOUT)
+    );
     assert_eq!(results[2].as_ref().unwrap(), &json!({"sum": 3}));
     assert!(took >= Duration::from_millis(700), "{took:?}");
     // Our double was called and answered; the server just never read the answers in time.
@@ -605,7 +605,7 @@ async fn our_client_reconnects_after_the_python_server_restarts() {
         .await
         .unwrap()
         .unwrap_err();
-    assert_eq!(err.code(), ErrorCode::NOT_CONNECTED, "{err}");
+    assert_eq!(err.code(), Some(ErrorCode::NOT_CONNECTED), "{err}");
     assert!(
         killed.elapsed() < Duration::from_secs(1),
         "{:?}",

@@ -19,7 +19,7 @@ async fn wait_until_no_connections(server: &echorpc::Server) {
 #[tokio::test]
 async fn an_oversized_message_closes_that_connection_with_1009() {
     let server = local_server()
-        .limits(Limits::default().max_message_size(1024))
+        .limits(Limits::default().with_max_message_size(1024))
         .build();
     register_add(&server);
     let (server, addr) = start(server).await;
@@ -37,7 +37,7 @@ async fn an_oversized_message_closes_that_connection_with_1009() {
 #[tokio::test]
 async fn requests_past_the_in_flight_limit_are_answered_32004() {
     let server = local_server()
-        .limits(Limits::default().max_in_flight(2))
+        .limits(Limits::default().with_max_in_flight(2))
         .build();
     server
         .register("sleep", |ms: u64, _| async move {
@@ -53,7 +53,7 @@ async fn requests_past_the_in_flight_limit_are_answered_32004() {
         .iter()
         .filter(|r| {
             r.as_ref()
-                .is_err_and(|e| e.code() == ErrorCode::SERVER_BUSY)
+                .is_err_and(|e| e.code() == Some(ErrorCode::SERVER_BUSY))
         })
         .count();
     assert_eq!(busy, 1, "{results:?}");
@@ -65,7 +65,7 @@ async fn requests_past_the_in_flight_limit_are_answered_32004() {
 #[tokio::test]
 async fn a_peer_that_stops_reading_is_disconnected_instead_of_buffered() {
     let server = local_server()
-        .limits(Limits::default().outbound_queue(8))
+        .limits(Limits::default().with_outbound_queue(8))
         .build();
     register_add(&server);
     server
@@ -87,7 +87,7 @@ async fn a_peer_that_stops_reading_is_disconnected_instead_of_buffered() {
 #[tokio::test]
 async fn upgrades_past_the_connection_limit_get_503() {
     let server = local_server()
-        .limits(Limits::default().max_connections(2))
+        .limits(Limits::default().with_max_connections(2))
         .build();
     register_add(&server);
     let (server, addr) = start(server).await;

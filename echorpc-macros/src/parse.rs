@@ -15,9 +15,6 @@ use syn::{
 use crate::attrs::{Forwarded, MethodOptions, ParamsStyle, ServiceOptions};
 use crate::errors::Errors;
 
-/// Wire names the heartbeat reserves.
-const RESERVED: [&str; 2] = ["ping", "pong"];
-
 /// A valid service trait.
 pub(crate) struct ServiceDef {
     /// The trait as written, to be re-emitted with its methods desugared.
@@ -229,14 +226,14 @@ fn method(
         None => (unraw(&sig.ident), sig.ident.span()),
     };
     let wire = format!("{namespace}{name}");
-    if RESERVED.contains(&wire.as_str()) {
+    if let Some(purpose) = echorpc_protocol::reserved_for(&wire) {
         let span = match (&options.name, &service.namespace) {
             (None, Some(ns)) if !ns.value().is_empty() => ns.span(),
             _ => name_span,
         };
         errors.at_span(
             span,
-            format!("`{wire}` is reserved for the heartbeat; choose another name, e.g. with #[echorpc(name = \"...\")]"),
+            format!("`{wire}` is reserved for {purpose}; choose another name, e.g. with #[echorpc(name = \"...\")]"),
         );
     }
 

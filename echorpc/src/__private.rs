@@ -8,7 +8,6 @@
 
 use std::fmt;
 use std::future::Future;
-use std::marker::PhantomData;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -18,7 +17,9 @@ pub use serde;
 pub use serde_json;
 
 pub use crate::batch::{Batch, BatchResults, BatchSlot};
-pub use crate::handler::{BoxFuture, EventHandler, MethodHandler, MethodResult, encode_result};
+pub use crate::handler::{
+    BoxFuture, EventHandler, MethodHandler, MethodOutput, MethodResult, encode_result,
+};
 pub use crate::raw::Params;
 pub use crate::service::{Handlers, Peer, Service};
 pub use crate::{Connection, Error, Server};
@@ -101,38 +102,23 @@ impl<'de> de::Visitor<'de> for NoParamsVisitor {
 }
 
 /// Encodes the outcome of a method that returns `Result<T, E>`: `Ok` becomes the result, `Err`
-/// the error object sent back, through `E: Into<Error>`.
+/// the error object sent back, through `E: Into<Error>` (the same [`MethodOutput`] untyped
+/// handlers use).
 ///
 /// # Errors
-/// The handler's own error, converted; `-32603` when `T`'s `Serialize` fails.
+/// The handler's own error, converted; [`Error::Json`] when `T`'s `Serialize` fails.
 pub fn encode_fallible<T: Serialize, E: Into<Error>>(outcome: Result<T, E>) -> MethodResult {
-    encode_result(&outcome.map_err(Into::into)?)
+    outcome.encode()
 }
 
-/// The outcome of a method declared to return `Result<T, E>`, encoded for the response.
-/// Generated code calls it as `<DeclaredType as Fallible>::encode(outcome)`, so a bound that
-/// does not hold is reported at the user's return type.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be a service method's result",
-    label = "a `Result<T, E>` result needs `T: Serialize` and `E: Into<echorpc::Error>`"
-)]
-pub trait Fallible {
-    /// Encodes `Ok` as the result, `Err` as the error object.
-    ///
-    /// # Errors
-    /// The converted `Err`; `-32603` when `T`'s `Serialize` fails.
-    fn encode(self) -> MethodResult;
-}
+/// Generated code calls `<DeclaredType as Fallible>::encode(outcome)`, so a bound that does
+/// not hold is reported at the user's return type.
+pub use crate::handler::MethodOutput as Fallible;
 
-impl<T: Serialize, E: Into<Error>> Fallible for Result<T, E> {
-    fn encode(self) -> MethodResult {
-        encode_fallible(self)
-    }
-}
-
-/// A trait method as a [`MethodHandler`]: `parse` turns the params into the method's arguments
-/// (failing with `-32602` before the method runs), `call` runs the method on the service and
-/// encodes its outcome.
+/// A trait method as a [`MethodHandler`], through the same adapter as untyped handlers
+/// ([`handler::method`](crate::handler::method)): `parse` turns the params into the method's
+/// arguments (failing with `-32602` before the method runs), `call` runs the method on the
+/// service and encodes its outcome.
 pub fn method<S, A, F, Fut>(
     service: Arc<S>,
     parse: fn(&Params) -> Result<A, Error>,
@@ -144,40 +130,14 @@ where
     F: Fn(Arc<S>, A, Connection) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = MethodResult> + Send + 'static,
 {
-    Arc::new(TraitMethod {
-        service,
-        parse,
-        call,
-        _args: PhantomData,
+    crate::handler::method(parse, move |args, conn| {
+        call(Arc::clone(&service), args, conn)
     })
 }
 
-struct TraitMethod<S, A, F> {
-    service: Arc<S>,
-    parse: fn(&Params) -> Result<A, Error>,
-    call: F,
-    _args: PhantomData<fn(A)>,
-}
-
-impl<S, A, F, Fut> MethodHandler for TraitMethod<S, A, F>
-where
-    S: Send + Sync + 'static,
-    A: 'static,
-    F: Fn(Arc<S>, A, Connection) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = MethodResult> + Send + 'static,
-{
-    fn call(&self, params: Params, conn: Connection) -> BoxFuture<MethodResult> {
-        match (self.parse)(&params) {
-            // `call` only builds the future; the method's code runs when the router polls it,
-            // inside its panic guard.
-            Ok(args) => Box::pin((self.call)(Arc::clone(&self.service), args, conn)),
-            Err(err) => Box::pin(std::future::ready(Err(err))),
-        }
-    }
-}
-
-/// A trait event as an [`EventHandler`]. Data that does not parse is logged and skipped: an
-/// event has nobody to answer.
+/// A trait event as an [`EventHandler`], through the same adapter as untyped subscribers
+/// ([`handler::event`](crate::handler::event)). Data that does not parse is logged and
+/// skipped: an event has nobody to answer.
 pub fn event<S, A, F, Fut>(
     service: Arc<S>,
     name: &'static str,
@@ -190,45 +150,15 @@ where
     F: Fn(Arc<S>, A, Connection) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    Arc::new(TraitEvent {
-        service,
-        name,
-        parse,
-        call,
-        _args: PhantomData,
+    crate::handler::event(name, parse, move |args, conn| {
+        call(Arc::clone(&service), args, conn)
     })
-}
-
-struct TraitEvent<S, A, F> {
-    service: Arc<S>,
-    name: &'static str,
-    parse: fn(&Params) -> Result<A, Error>,
-    call: F,
-    _args: PhantomData<fn(A)>,
-}
-
-impl<S, A, F, Fut> EventHandler for TraitEvent<S, A, F>
-where
-    S: Send + Sync + 'static,
-    A: 'static,
-    F: Fn(Arc<S>, A, Connection) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    fn call(&self, params: Params, conn: Connection) -> BoxFuture<()> {
-        match (self.parse)(&params) {
-            Ok(args) => Box::pin((self.call)(Arc::clone(&self.service), args, conn)),
-            Err(err) => {
-                tracing::warn!(connection = %conn.id(), event = self.name, %err, "event data did not fit its typed handler; skipped");
-                Box::pin(std::future::ready(()))
-            }
-        }
-    }
 }
 
 /// Calls `method` on `peer` with `params` and decodes the result: the body of a stub method.
 ///
 /// # Errors
-/// As for [`Connection::call`]; `-32001` when the peer has no open connection.
+/// As for [`Connection::call`]; [`Error::NotConnected`] when the peer has no open connection.
 pub async fn call<R, P>(peer: &(impl Peer + ?Sized), method: &str, params: &P) -> Result<R, Error>
 where
     R: DeserializeOwned,
@@ -240,7 +170,7 @@ where
 /// Publishes `event` to `peer`: the body of a stub event.
 ///
 /// # Errors
-/// As for [`Connection::publish`]; `-32001` when the peer has no open connection.
+/// As for [`Connection::publish`]; [`Error::NotConnected`] when the peer has no open connection.
 pub async fn publish<P>(peer: &(impl Peer + ?Sized), event: &str, data: &P) -> Result<(), Error>
 where
     P: Serialize + ?Sized,
@@ -268,7 +198,7 @@ mod tests {
         let p = Params::from_value(&json!({"a": 1}));
         assert_eq!(parse_named::<Add>(&p).unwrap(), Add { a: 1, b: None });
         let err = parse_named::<Add>(&Params::none()).unwrap_err();
-        assert_eq!(err.code(), crate::ErrorCode::INVALID_PARAMS);
+        assert_eq!(err.code(), Some(crate::ErrorCode::INVALID_PARAMS));
         assert!(err.message().contains("missing field `a`"), "{err}");
     }
 
@@ -279,7 +209,7 @@ mod tests {
         }
         parse_none(&Params::none()).unwrap();
         let err = parse_none(&Params::from_value(&json!([1]))).unwrap_err();
-        assert_eq!(err.code(), crate::ErrorCode::INVALID_PARAMS);
+        assert_eq!(err.code(), Some(crate::ErrorCode::INVALID_PARAMS));
         let err = parse_none(&Params::from_value(&json!(3))).unwrap_err();
         assert!(err.message().contains("no params"), "{err}");
     }
@@ -287,7 +217,7 @@ mod tests {
     #[test]
     fn fallible_results_keep_the_error() {
         let err = encode_fallible::<i64, Error>(Err(Error::new(7, "seven"))).unwrap_err();
-        assert_eq!(err.code(), crate::ErrorCode::from(7));
+        assert_eq!(err.code(), Some(crate::ErrorCode::from(7)));
         assert_eq!(encode_fallible::<i64, Error>(Ok(3)).unwrap().get(), "3");
     }
 }

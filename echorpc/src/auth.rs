@@ -11,7 +11,18 @@ use crate::handler::BoxFuture;
 
 /// What a client presented when it dialled: the `token`, `role` and `client_id` query
 /// parameters (`role` defaults to `"web"`, the others to `""`), and the request path.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Its `Debug` output never shows the token.
+///
+/// ```
+/// use echorpc::AuthRequest;
+/// let mut request = AuthRequest::default();
+/// request.token = "s3cret".into();
+/// assert_eq!(request.role, "web");
+/// assert!(!format!("{request:?}").contains("s3cret"));
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct AuthRequest {
     /// The `token` query parameter.
     pub token: String,
@@ -21,6 +32,34 @@ pub struct AuthRequest {
     pub client_id: String,
     /// The request path, without the query.
     pub path: String,
+}
+
+impl Default for AuthRequest {
+    /// No token or client id, role `"web"`, path `/`.
+    fn default() -> Self {
+        Self {
+            token: String::new(),
+            role: "web".to_owned(),
+            client_id: String::new(),
+            path: "/".to_owned(),
+        }
+    }
+}
+
+impl std::fmt::Debug for AuthRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let token = if self.token.is_empty() {
+            ""
+        } else {
+            crate::connection::REDACTED
+        };
+        f.debug_struct("AuthRequest")
+            .field("token", &token)
+            .field("role", &self.role)
+            .field("client_id", &self.client_id)
+            .field("path", &self.path)
+            .finish()
+    }
 }
 
 /// An auth handler's verdict. `true`/`false`, an object of metadata, or an `Option` of one

@@ -36,7 +36,7 @@ use crate::service::Peer;
 /// let missing = batch.call::<i64, _>("nope", &());
 /// let mut results = batch.send().await?;
 /// assert_eq!(results.take(three)?, 3);
-/// assert_eq!(results.take(missing).unwrap_err().code(), echorpc::ErrorCode::METHOD_NOT_FOUND);
+/// assert_eq!(results.take(missing).unwrap_err().code(), Some(echorpc::ErrorCode::METHOD_NOT_FOUND));
 /// # Ok(()) }
 /// ```
 pub struct Batch<P> {

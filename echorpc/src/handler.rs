@@ -1,9 +1,18 @@
-//! Handlers as the router sees them: type-erased methods and event subscribers, and the
-//! adapters that turn closures into them.
+//! Handlers as the router sees them, and the one adapter every handler goes through.
+//!
+//! The router calls type-erased [`MethodHandler`]s and [`EventHandler`]s. A registered
+//! closure `|params: P, conn| async { … }` becomes one through [`MethodFn`] / [`EventFn`], and
+//! the methods of a `#[echorpc::service]` trait through the same adapters ([`method`] and
+//! [`event`]) and the same [`MethodOutput`], so typed and untyped handlers share one code path:
+//! params parsed first (`-32602` when they do not fit, before any user code runs), then the
+//! call, then the outcome encoded.
+//!
+//! Most users never name this module: `register` and `subscribe` take closures directly.
 
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -34,8 +43,7 @@ impl EncodedResult {
 pub type MethodResult = Result<EncodedResult, Error>;
 
 /// A method the router can call: the params as received and the calling connection in, the
-/// encoded result out. Closures become one through [`method_fn`]; `#[echorpc::service]`
-/// generates one per trait method.
+/// encoded result out.
 pub trait MethodHandler: Send + Sync + 'static {
     /// Runs the method.
     fn call(&self, params: Params, conn: Connection) -> BoxFuture<MethodResult>;
@@ -50,84 +58,148 @@ pub trait EventHandler: Send + Sync + 'static {
 /// Encodes a handler's value as the JSON result of a response.
 ///
 /// # Errors
-/// `-32603` when `T`'s `Serialize` fails.
+/// [`Error::Json`] when `T`'s `Serialize` fails.
 pub fn encode_result<T: Serialize + ?Sized>(value: &T) -> MethodResult {
     serde_json::to_string(value)
         .map(EncodedResult)
-        .map_err(|err| Error::internal(format!("result could not be encoded: {err}")))
+        .map_err(Error::from)
 }
 
-struct FnMethod<F, P> {
-    f: F,
-    _params: PhantomData<fn(P)>,
+/// What a method's future may finish with: `Result<R, E>` with `R: Serialize` and
+/// `E: Into<Error>`. Closures registered as methods and the methods of a `#[echorpc::service]`
+/// trait that return a `Result` are encoded through it alike.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a method's outcome",
+    label = "a method returns `Result<R, E>` with `R: Serialize` and `E: Into<echorpc::Error>`"
+)]
+pub trait MethodOutput {
+    /// Encodes `Ok` as the result and `Err` as the error object sent back.
+    ///
+    /// # Errors
+    /// The converted `Err`; [`Error::Json`] when `R`'s `Serialize` fails.
+    fn encode(self) -> MethodResult;
 }
 
-/// Wraps `f(params, connection) -> Future<Output = Result<R, E>>` as a [`MethodHandler`]:
-/// params are parsed into `P` (failing with `-32602`), the result `R` is encoded as JSON, and
-/// `E` becomes the error sent back.
-pub fn method_fn<F, Fut, P, R, E>(f: F) -> impl MethodHandler
-where
-    F: Fn(P, Connection) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<R, E>> + Send + 'static,
-    P: DeserializeOwned + 'static,
-    R: Serialize,
-    E: Into<Error>,
-{
-    FnMethod {
-        f,
-        _params: PhantomData,
+impl<R: Serialize, E: Into<Error>> MethodOutput for Result<R, E> {
+    fn encode(self) -> MethodResult {
+        encode_result(&self.map_err(Into::into)?)
     }
 }
 
-impl<F, Fut, P, R, E> MethodHandler for FnMethod<F, P>
+/// A closure that handles a method: `Fn(P, Connection) -> Fut` where `P: DeserializeOwned`
+/// (the params; a mismatch is answered `-32602` and the closure does not run) and `Fut`
+/// finishes with a [`MethodOutput`] (`Result<R, E>`). Every closure of that shape is one; the
+/// bounds are written here once, and the `Fn` supertrait lets the compiler infer the
+/// closure's `Connection` argument.
+pub trait MethodFn<P, Fut>: Fn(P, Connection) -> Fut + Send + Sync + Sized + 'static {
+    /// The closure as a type-erased handler.
+    fn into_method_handler(self) -> Arc<dyn MethodHandler>;
+}
+
+impl<F, P, Fut> MethodFn<P, Fut> for F
 where
     F: Fn(P, Connection) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<R, E>> + Send + 'static,
     P: DeserializeOwned + 'static,
-    R: Serialize,
-    E: Into<Error>,
+    Fut: Future + Send + 'static,
+    Fut::Output: MethodOutput,
+{
+    fn into_method_handler(self) -> Arc<dyn MethodHandler> {
+        method(Params::parse::<P>, move |params, conn| {
+            let running = self(params, conn);
+            async move { running.await.encode() }
+        })
+    }
+}
+
+/// A closure that handles an event: `Fn(P, Connection) -> Fut` where `P: DeserializeOwned`
+/// (data that does not fit is logged and skipped) and `Fut` finishes with `()`.
+pub trait EventFn<P, Fut>: Fn(P, Connection) -> Fut + Send + Sync + Sized + 'static {
+    /// The closure as the type-erased subscriber of the event `name`.
+    fn into_event_handler(self, name: &str) -> Arc<dyn EventHandler>;
+}
+
+impl<F, P, Fut> EventFn<P, Fut> for F
+where
+    F: Fn(P, Connection) -> Fut + Send + Sync + 'static,
+    P: DeserializeOwned + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    fn into_event_handler(self, name: &str) -> Arc<dyn EventHandler> {
+        event(name, Params::parse::<P>, self)
+    }
+}
+
+/// The one method adapter: `parse` turns the params into the arguments (its error is the
+/// answer, and `call` does not run), then `call` runs with them and the calling connection.
+pub fn method<A, Parse, Call, Fut>(parse: Parse, call: Call) -> Arc<dyn MethodHandler>
+where
+    A: 'static,
+    Parse: Fn(&Params) -> Result<A, Error> + Send + Sync + 'static,
+    Call: Fn(A, Connection) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = MethodResult> + Send + 'static,
+{
+    Arc::new(Adapter {
+        name: Box::default(),
+        parse,
+        call,
+        _args: PhantomData,
+    })
+}
+
+/// The one event adapter: data that does not `parse` is logged (naming `name`) and skipped, as
+/// an event has nobody to answer; otherwise `call` runs.
+pub fn event<A, Parse, Call, Fut>(name: &str, parse: Parse, call: Call) -> Arc<dyn EventHandler>
+where
+    A: 'static,
+    Parse: Fn(&Params) -> Result<A, Error> + Send + Sync + 'static,
+    Call: Fn(A, Connection) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    Arc::new(Adapter {
+        name: name.into(),
+        parse,
+        call,
+        _args: PhantomData,
+    })
+}
+
+struct Adapter<A, Parse, Call> {
+    /// The event's name, for the log line of data that does not fit.
+    name: Box<str>,
+    parse: Parse,
+    call: Call,
+    _args: PhantomData<fn(A)>,
+}
+
+impl<A, Parse, Call, Fut> MethodHandler for Adapter<A, Parse, Call>
+where
+    A: 'static,
+    Parse: Fn(&Params) -> Result<A, Error> + Send + Sync + 'static,
+    Call: Fn(A, Connection) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = MethodResult> + Send + 'static,
 {
     fn call(&self, params: Params, conn: Connection) -> BoxFuture<MethodResult> {
-        match params.parse::<P>() {
-            Ok(params) => {
-                let fut = (self.f)(params, conn);
-                Box::pin(async move { encode_result(&fut.await.map_err(Into::into)?) })
-            }
+        match (self.parse)(&params) {
+            // `call` only builds the future; the handler's code runs when the router polls it,
+            // inside its panic guard.
+            Ok(args) => Box::pin((self.call)(args, conn)),
             Err(err) => Box::pin(std::future::ready(Err(err))),
         }
     }
 }
 
-struct FnEvent<F, P> {
-    f: F,
-    _params: PhantomData<fn(P)>,
-}
-
-/// Wraps `f(data, connection) -> Future<Output = ()>` as an [`EventHandler`]. Data that does not
-/// parse into `P` is logged and skipped (an event has nobody to answer).
-pub fn event_fn<F, Fut, P>(f: F) -> impl EventHandler
+impl<A, Parse, Call, Fut> EventHandler for Adapter<A, Parse, Call>
 where
-    F: Fn(P, Connection) -> Fut + Send + Sync + 'static,
+    A: 'static,
+    Parse: Fn(&Params) -> Result<A, Error> + Send + Sync + 'static,
+    Call: Fn(A, Connection) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
-    P: DeserializeOwned + 'static,
-{
-    FnEvent {
-        f,
-        _params: PhantomData,
-    }
-}
-
-impl<F, Fut, P> EventHandler for FnEvent<F, P>
-where
-    F: Fn(P, Connection) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = ()> + Send + 'static,
-    P: DeserializeOwned + 'static,
 {
     fn call(&self, params: Params, conn: Connection) -> BoxFuture<()> {
-        match params.parse::<P>() {
-            Ok(params) => Box::pin((self.f)(params, conn)),
+        match (self.parse)(&params) {
+            Ok(args) => Box::pin((self.call)(args, conn)),
             Err(err) => {
-                tracing::warn!(connection = %conn.id(), %err, "event data did not fit its subscriber; skipped");
+                tracing::warn!(connection = %conn.id(), event = &*self.name, %err, "event data did not fit its subscriber; skipped");
                 Box::pin(std::future::ready(()))
             }
         }

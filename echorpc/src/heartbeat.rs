@@ -1,15 +1,24 @@
-//! The JSON ping/pong heartbeat of one connection, as a timer the connection's reader polls.
+//! The JSON ping/pong heartbeat of one connection: the one owner of sending pings, answering
+//! the peer's pings, and closing a connection whose pong is overdue. The connection's control
+//! loop polls its timer; the router hands it every `ping` and `pong` notification.
 
 use std::pin::Pin;
 use std::time::Duration;
 
 use tokio::time::{Instant, Sleep, sleep_until};
 
+use crate::frame::Frame;
+
+/// The heartbeat request, answered by [`PONG`].
+pub(crate) const PING: Frame = Frame::from_static(echorpc_protocol::PING_FRAME);
+/// The heartbeat answer.
+pub(crate) const PONG: Frame = Frame::from_static(echorpc_protocol::PONG_FRAME);
+
 /// What the heartbeat asks the connection to do when its timer fires.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Beat {
-    /// Send a ping now.
-    Ping,
+    /// Send this ping now.
+    Ping(Frame),
     /// No pong came in time: close the connection.
     Expired,
     /// Nothing yet (the timer was re-armed).
@@ -56,7 +65,7 @@ impl Heartbeat {
         let beat = if now >= self.next_ping && !self.interval.is_zero() {
             self.next_ping = now + self.interval;
             self.pong_deadline.get_or_insert(now + self.pong_timeout);
-            Beat::Ping
+            Beat::Ping(PING)
         } else {
             Beat::Idle
         };
@@ -64,10 +73,18 @@ impl Heartbeat {
         beat
     }
 
-    /// A pong arrived: the peer is alive.
-    pub(crate) fn on_pong(&mut self) {
-        if self.pong_deadline.take().is_some() {
-            self.rearm();
+    /// Takes a received notification if it is the heartbeat's: a `ping` is answered with the
+    /// returned frame, a `pong` proves the peer alive. `Err(())` for any other notification.
+    pub(crate) fn receive(&mut self, method: &str) -> Result<Option<Frame>, ()> {
+        match method {
+            echorpc_protocol::PING => Ok(Some(PONG)),
+            echorpc_protocol::PONG => {
+                if self.pong_deadline.take().is_some() {
+                    self.rearm();
+                }
+                Ok(None)
+            }
+            _ => Err(()),
         }
     }
 
@@ -89,7 +106,7 @@ mod tests {
     async fn pings_then_expires_without_pong() {
         let mut hb = Heartbeat::new(Duration::from_millis(100), Duration::from_millis(50));
         hb.due().await;
-        assert_eq!(hb.fire(), Beat::Ping);
+        assert_eq!(hb.fire(), Beat::Ping(PING));
         hb.due().await;
         assert_eq!(hb.fire(), Beat::Expired);
     }
@@ -100,10 +117,17 @@ mod tests {
         let mut hb = Heartbeat::new(Duration::from_millis(100), Duration::from_millis(50));
         for round in 1..=5 {
             hb.due().await;
-            assert_eq!(hb.fire(), Beat::Ping);
+            assert_eq!(hb.fire(), Beat::Ping(PING));
             assert_eq!(Instant::now() - start, Duration::from_millis(100) * round);
-            hb.on_pong();
+            assert_eq!(hb.receive("pong"), Ok(None));
         }
+    }
+
+    #[tokio::test]
+    async fn answers_pings_and_ignores_other_names() {
+        let mut hb = Heartbeat::new(Duration::ZERO, Duration::from_millis(50));
+        assert_eq!(hb.receive("ping"), Ok(Some(PONG)));
+        assert_eq!(hb.receive("chat"), Err(()));
     }
 
     #[tokio::test(start_paused = true)]

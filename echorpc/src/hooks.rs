@@ -67,20 +67,35 @@ impl Hooks {
             .push(hook(f));
     }
 
-    /// Runs the `on_connect` hooks in their own task, so a hook may call the new peer (whose
-    /// answers the connection's reader must be free to read).
-    pub(crate) fn spawn_on_connect(self: &Arc<Self>, conn: &Connection) {
+    /// The `on_connect` hooks for `conn`, as one task for the connection to run (so a hook
+    /// may call the new peer, whose answers the connection's reader must be free to read);
+    /// `None` when there are none.
+    pub(crate) fn on_connect_task(self: &Arc<Self>, conn: &Connection) -> Option<BoxFuture<()>> {
         if self
             .on_connect
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .is_empty()
         {
-            return;
+            return None;
         }
         let hooks = Arc::clone(self);
         let conn = conn.clone();
-        tokio::spawn(async move { run_all(&hooks.on_connect, &conn, "on_connect").await });
+        Some(Box::pin(async move {
+            run_all(&hooks.on_connect, &conn, "on_connect").await;
+        }))
+    }
+
+    /// Drops every hook (and whatever they captured).
+    pub(crate) fn clear(&self) {
+        self.on_connect
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+        self.on_disconnect
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
     }
 
     pub(crate) async fn run_on_disconnect(&self, conn: &Connection) {

@@ -53,16 +53,19 @@ mod client;
 mod config;
 mod connection;
 mod error;
-mod handler;
+mod frame;
+pub mod handler;
 mod heartbeat;
 mod hooks;
 mod message;
 mod pending;
 mod raw;
+mod registration;
 mod registry;
 mod router;
 mod server;
 mod service;
+pub mod transport;
 mod ws;
 
 pub use auth::{AuthDecision, AuthRequest};
@@ -70,15 +73,11 @@ pub use backoff::Backoff;
 pub use batch::{Batch, BatchResults, BatchSlot};
 pub use client::{Client, ClientBuilder};
 pub use config::{
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_PING_INTERVAL, DEFAULT_PONG_TIMEOUT, DEFAULT_PORT,
-    DEFAULT_REQUEST_TIMEOUT, Limits,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BATCH_LEN, DEFAULT_PING_INTERVAL, DEFAULT_PONG_TIMEOUT,
+    DEFAULT_PORT, DEFAULT_REQUEST_TIMEOUT, Limits,
 };
 pub use connection::{Connection, ConnectionId, Metadata};
-pub use error::{Error, ErrorCode, Result};
-pub use handler::{
-    BoxFuture, EncodedResult, EventHandler, MethodHandler, MethodResult, encode_result, event_fn,
-    method_fn,
-};
+pub use error::{Error, ErrorCode, ErrorObject, Result};
 pub use raw::{Params, RawJson};
 pub use registry::SubscriptionId;
 pub use server::{Server, ServerBuilder};

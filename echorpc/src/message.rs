@@ -10,20 +10,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::error::Error;
-use crate::ws::Frame;
-
-/// The heartbeat request, answered by [`PONG`].
-pub(crate) const PING: Frame = Frame::from_static(r#"{"jsonrpc":"2.0","method":"ping"}"#);
-/// The heartbeat answer.
-pub(crate) const PONG: Frame = Frame::from_static(r#"{"jsonrpc":"2.0","method":"pong"}"#);
-pub(crate) const PING_METHOD: &str = "ping";
-pub(crate) const PONG_METHOD: &str = "pong";
-
-/// Whether a method or event name is reserved for the heartbeat.
-pub(crate) fn is_reserved(name: &str) -> bool {
-    name == PING_METHOD || name == PONG_METHOD
-}
+use crate::error::{Error, ErrorObject};
 
 /// The members of one message object, each kept raw. A member given as `null` is `Some("null")`,
 /// so an absent `id` (a notification) is told apart from `"id": null`.
@@ -250,34 +237,41 @@ fn json_str(raw: &RawValue) -> Option<Cow<'_, str>> {
         .map(Cow::Owned)
 }
 
-/// The error object of a response, as sent on the wire.
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct ErrorObject<'a> {
-    pub(crate) code: i64,
-    #[serde(default, borrow)]
-    pub(crate) message: Cow<'a, str>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) data: Option<Value>,
+/// An error object as it is written to the wire.
+#[derive(Debug, Serialize)]
+struct WireError<'a> {
+    code: i64,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a Value>,
 }
 
-impl<'a> From<&'a Error> for ErrorObject<'a> {
-    fn from(err: &'a Error) -> Self {
+impl<'a> From<&'a ErrorObject> for WireError<'a> {
+    fn from(obj: &'a ErrorObject) -> Self {
         Self {
-            code: err.code().as_i64(),
-            message: Cow::Borrowed(err.message()),
-            data: err.data().cloned(),
+            code: obj.code().as_i64(),
+            message: obj.message(),
+            data: obj.data(),
         }
     }
 }
 
 fn decode_error_object(raw: &RawValue) -> Error {
-    match serde_json::from_str::<ErrorObject<'_>>(raw.get()) {
+    #[derive(Deserialize)]
+    struct Owned<'a> {
+        code: i64,
+        #[serde(default, borrow)]
+        message: Cow<'a, str>,
+        #[serde(default)]
+        data: Option<Value>,
+    }
+    match serde_json::from_str::<Owned<'_>>(raw.get()) {
         Ok(obj) => {
-            let err = Error::new(obj.code, obj.message.into_owned());
-            match obj.data {
-                Some(data) => err.with_data(data),
-                None => err,
-            }
+            let decoded = ErrorObject::new(obj.code, obj.message.into_owned());
+            Error::Rpc(match obj.data {
+                Some(data) => decoded.with_data(data),
+                None => decoded,
+            })
         }
         Err(err) => Error::internal(format!("malformed error object from peer: {err}")),
     }
@@ -357,20 +351,28 @@ pub(crate) fn encode_result_into(id: &str, mut result: String) -> String {
 
 /// `{"jsonrpc":"2.0","id":ID,"error":{...}}`; `id` is the raw id, or `None` for `null`.
 pub(crate) fn encode_error(id: Option<&str>, err: &Error) -> String {
-    let mut out = String::with_capacity(64 + err.message().len());
+    let converted;
+    let obj = match err.as_rpc() {
+        Some(obj) => obj,
+        None => {
+            converted = err.to_object();
+            &converted
+        }
+    };
+    let mut out = String::with_capacity(64 + obj.message().len());
     out.push_str(r#"{"jsonrpc":"2.0","id":"#);
     out.push_str(id.unwrap_or("null"));
     out.push_str(r#","error":"#);
-    match serde_json::to_string(&ErrorObject::from(err)) {
-        Ok(obj) => out.push_str(&obj),
+    match serde_json::to_string(&WireError::from(obj)) {
+        Ok(text) => out.push_str(&text),
         Err(_) => {
             // Only `data` can fail to encode (a map with non-string keys cannot occur in a
             // `Value`), so this is unreachable in practice; send the error without data.
             let _ = write!(
                 out,
                 r#"{{"code":{},"message":{}}}"#,
-                err.code(),
-                Value::from(err.message())
+                obj.code(),
+                Value::from(obj.message())
             );
         }
     }
@@ -395,6 +397,7 @@ pub(crate) fn encode_batch(parts: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorCode;
 
     fn single(text: &str) -> Incoming<'_> {
         match parse_frame(text) {
@@ -437,7 +440,7 @@ mod tests {
         ] {
             let msg = single(text);
             assert!(
-                matches!(&msg, Incoming::Invalid(e) if e.code() == crate::ErrorCode::INVALID_REQUEST),
+                matches!(&msg, Incoming::Invalid(e) if e.code() == Some(crate::ErrorCode::INVALID_REQUEST)),
                 "{text} gave {msg:?}"
             );
         }
@@ -446,21 +449,21 @@ mod tests {
     #[test]
     fn frames_that_are_not_messages() {
         let code = |text| match parse_frame(text) {
-            Received::Invalid(e) => e.code().as_i64(),
+            Received::Invalid(e) => e.code().map(ErrorCode::as_i64),
             other => panic!("{text}: {other:?}"),
         };
         assert_eq!(
             code(r#"{"jsonrpc":"2.0","method":"foo","params":"bar","baz]"#),
-            -32700
+            Some(-32700)
         );
-        assert_eq!(code("[]"), -32600);
+        assert_eq!(code("[]"), Some(-32600));
         assert_eq!(
             code(r#"{"jsonrpc":"2.0","id":1,"id":2,"method":"m"}"#),
-            -32600
+            Some(-32600)
         );
-        assert_eq!(code("1"), -32600);
-        assert_eq!(code("nonsense"), -32700);
-        assert_eq!(code(r#"[{"jsonrpc":"2.0","method":"sum""#), -32700);
+        assert_eq!(code("1"), Some(-32600));
+        assert_eq!(code("nonsense"), Some(-32700));
+        assert_eq!(code(r#"[{"jsonrpc":"2.0","method":"sum""#), Some(-32700));
     }
 
     #[test]
@@ -494,7 +497,10 @@ mod tests {
         else {
             panic!("{err:?}")
         };
-        assert_eq!((e.code().as_i64(), e.message()), (-5, "no"));
+        assert_eq!(
+            (e.code(), e.message().as_ref()),
+            (Some(ErrorCode::from(-5)), "no")
+        );
         assert_eq!(e.data(), Some(&serde_json::json!([1])));
     }
 

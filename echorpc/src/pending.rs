@@ -31,7 +31,7 @@ impl PendingCalls {
         let (tx, rx) = oneshot::channel();
         let mut table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
         if table.closed {
-            return Err(Error::not_connected());
+            return Err(Error::NotConnected);
         }
         table.calls.insert(id, tx);
         Ok((id, rx))
@@ -67,6 +67,15 @@ impl PendingCalls {
         }
     }
 
+    /// How many calls wait.
+    pub(crate) fn len(&self) -> usize {
+        self.table
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .calls
+            .len()
+    }
+
     /// Fails every waiting call with `-32001` and refuses new ones.
     pub(crate) fn close(&self) {
         let calls = {
@@ -75,7 +84,7 @@ impl PendingCalls {
             std::mem::take(&mut table.calls)
         };
         for (_, tx) in calls {
-            let _ = tx.send(Err(Error::not_connected()));
+            let _ = tx.send(Err(Error::NotConnected));
         }
     }
 }

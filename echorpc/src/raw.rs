@@ -6,7 +6,7 @@ use serde::de::{Deserialize, DeserializeOwned};
 use serde_json::Value;
 
 use crate::error::Error;
-use crate::ws::Frame;
+use crate::frame::Frame;
 
 /// One JSON value inside a received frame, not yet parsed.
 ///

@@ -7,7 +7,6 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use crate::error::Error;
 use crate::handler::{EventHandler, MethodHandler};
-use crate::message::is_reserved;
 
 /// Identifies one event subscription, for [`unsubscribe`](crate::Client::unsubscribe).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -39,12 +38,13 @@ impl std::fmt::Debug for Registry {
 }
 
 fn check_name(kind: &str, name: &str) -> Result<(), Error> {
-    if is_reserved(name) {
-        return Err(Error::usage(format!(
-            "'{name}' is reserved for the heartbeat and cannot be used as {kind} name"
-        )));
+    match echorpc_protocol::reserved_for(name) {
+        Some(purpose) => Err(Error::InvalidName {
+            name: name.to_owned(),
+            reason: format!("reserved for {purpose}; it cannot be used as {kind} name").into(),
+        }),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 impl Registry {
@@ -132,6 +132,15 @@ impl Registry {
             .unwrap_or_else(PoisonError::into_inner)
             .remove(name)
             .map_or(0, |list| list.len())
+    }
+
+    /// Drops every method and subscriber (and whatever they captured).
+    pub(crate) fn clear(&self) {
+        self.change_methods(MethodTable::clear);
+        self.events
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
     }
 
     pub(crate) fn subscribers(&self, name: &str) -> Option<Subscribers> {

@@ -6,6 +6,10 @@
 //! without spawning a task (the common case, and the fast path); one that waits is spawned, so
 //! a slow handler never holds up the connection, and a handler can call back into the same peer
 //! while its own call is open.
+//!
+//! Every task the router spawns belongs to the connection: it lives in the router's task set,
+//! which the connection's control loop reaps and drops (aborting what still runs) when the
+//! connection closes.
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -18,18 +22,18 @@ use futures::FutureExt;
 use futures::future::join_all;
 use serde_json::value::RawValue;
 use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 
 use crate::connection::Connection;
 use crate::error::{Error, ErrorCode};
-use crate::handler::MethodResult;
+use crate::frame::Frame;
+use crate::handler::{BoxFuture, MethodResult};
 use crate::heartbeat::Heartbeat;
 use crate::message::{
-    Incoming, PING_METHOD, PONG, PONG_METHOD, Received, encode_batch, encode_error,
-    encode_result_into, parse_frame,
+    Incoming, Received, encode_batch, encode_error, encode_result_into, parse_frame,
 };
 use crate::raw::{Params, RawJson};
 use crate::registry::{MethodTable, Registry, Subscribers};
-use crate::ws::Frame;
 
 /// Events waiting for their subscribers, per connection, in arrival order.
 const EVENT_QUEUE: usize = 256;
@@ -57,6 +61,10 @@ pub(crate) struct Router {
     /// Events queued or being delivered by the event task; inline delivery only when zero, so
     /// order always holds.
     backlog: Arc<AtomicUsize>,
+    /// Every task started for this connection: handlers still running, batches being
+    /// assembled, the event task, the `on_connect` hooks. Dropped (and so aborted) with the
+    /// router when the connection closes.
+    tasks: JoinSet<()>,
 }
 
 impl Router {
@@ -67,6 +75,25 @@ impl Router {
             conn,
             events: None,
             backlog: Arc::default(),
+            tasks: JoinSet::new(),
+        }
+    }
+
+    /// Runs `task` as one of the connection's tasks.
+    pub(crate) fn spawn_task(&mut self, task: BoxFuture<()>) {
+        self.tasks.spawn(task);
+    }
+
+    /// Completes when one of the connection's tasks has finished (never while none runs).
+    ///
+    /// Cancel safe: a finished task stays in the set until joined.
+    pub(crate) async fn task_finished(&mut self) {
+        match self.tasks.join_next().await {
+            Some(Err(err)) if err.is_panic() => {
+                tracing::error!(connection = %self.conn.id(), "a connection task panicked");
+            }
+            Some(_) => {}
+            None => std::future::pending().await,
         }
     }
 
@@ -78,6 +105,15 @@ impl Router {
                 if let Some(reply) = self.on_message(message, &frame, heartbeat).await {
                     self.spawn_reply(reply);
                 }
+            }
+            Received::Batch(items) if items.len() > self.conn.settings().limits.max_batch_len() => {
+                let limit = self.conn.settings().limits.max_batch_len();
+                tracing::debug!(connection = %self.conn.id(), len = items.len(), limit, "batch too long");
+                let err = Error::invalid_request(&format!(
+                    "batch of {} messages is longer than the limit of {limit}",
+                    items.len()
+                ));
+                self.conn.push(Frame::from(encode_error(None, &err)));
             }
             Received::Batch(items) => self.on_batch(&frame, items, heartbeat).await,
             Received::Invalid(err) => {
@@ -99,10 +135,10 @@ impl Router {
                 Some(self.start_request(id, &method, params, frame))
             }
             Incoming::Notification { method, params } => {
-                match &*method {
-                    PING_METHOD => self.conn.push(PONG),
-                    PONG_METHOD => heartbeat.on_pong(),
-                    _ => self.deliver_event(&method, params, frame).await,
+                match heartbeat.receive(&method) {
+                    Ok(Some(answer)) => self.conn.push(answer),
+                    Ok(None) => {}
+                    Err(()) => self.deliver_event(&method, params, frame).await,
                 }
                 None
             }
@@ -164,13 +200,14 @@ impl Router {
         }))
     }
 
-    /// Sends a reply now if it is ready, otherwise from a task of its own.
-    fn spawn_reply(&self, reply: Reply) {
+    /// Sends a reply now if it is ready, otherwise from a task of the connection's.
+    fn spawn_reply(&mut self, reply: Reply) {
         match reply {
             Reply::Ready(text) => self.conn.push(Frame::from(text)),
             Reply::Running(running) => {
                 let conn = self.conn.clone();
-                tokio::spawn(async move { conn.push(Frame::from(running.await)) });
+                self.tasks
+                    .spawn(async move { conn.push(Frame::from(running.await)) });
             }
         }
     }
@@ -204,7 +241,7 @@ impl Router {
             let parts = join_all(replies.into_iter().map(Reply::into_future)).await;
             conn.push(Frame::from(encode_batch(&parts)));
         };
-        tokio::spawn(all);
+        self.tasks.spawn(all);
     }
 
     /// Delivers an event to the connection's subscribers, in order. While nothing is queued,
@@ -243,9 +280,10 @@ impl Router {
         }
         let conn = &self.conn;
         let backlog = &self.backlog;
+        let tasks = &mut self.tasks;
         let queue = self.events.get_or_insert_with(|| {
             let (tx, rx) = mpsc::channel(EVENT_QUEUE);
-            tokio::spawn(run_events(rx, conn.clone(), Arc::clone(backlog)));
+            tasks.spawn(run_events(rx, conn.clone(), Arc::clone(backlog)));
             tx
         });
         self.backlog.fetch_add(1, Ordering::AcqRel);

@@ -8,7 +8,6 @@ use crate::connection::Connection;
 use crate::error::Error;
 use crate::handler::{EventHandler, MethodHandler};
 use crate::registry::Registry;
-use crate::server::Server;
 
 /// The handler table a [`Service`] registers into while it is mounted.
 #[derive(Debug)]
@@ -16,11 +15,15 @@ pub struct Handlers<'a> {
     registry: &'a Registry,
 }
 
-impl Handlers<'_> {
+impl<'a> Handlers<'a> {
+    pub(crate) fn new(registry: &'a Registry) -> Self {
+        Self { registry }
+    }
+
     /// Adds (or replaces) a method.
     ///
     /// # Errors
-    /// When `name` is `ping` or `pong`.
+    /// [`Error::InvalidName`] for a name the protocol reserves.
     pub fn method(&mut self, name: &str, handler: Arc<dyn MethodHandler>) -> Result<(), Error> {
         self.registry.add_method(name, handler)
     }
@@ -28,7 +31,7 @@ impl Handlers<'_> {
     /// Adds an event subscriber.
     ///
     /// # Errors
-    /// When `name` is `ping` or `pong`.
+    /// [`Error::InvalidName`] for a name the protocol reserves.
     pub fn event(&mut self, name: &str, handler: Arc<dyn EventHandler>) -> Result<(), Error> {
         self.registry.subscribe(name, handler).map(drop)
     }
@@ -40,33 +43,8 @@ pub trait Service {
     /// Registers every method and event handler of the service.
     ///
     /// # Errors
-    /// When a name is reserved (`ping`, `pong`).
+    /// [`Error::InvalidName`] when a name is reserved.
     fn register(self, handlers: &mut Handlers<'_>) -> Result<(), Error>;
-}
-
-impl Server {
-    /// Mounts a typed service: each of its methods and events becomes a handler, next to any
-    /// registered with [`register`](Server::register).
-    ///
-    /// # Errors
-    /// When the service uses a reserved name.
-    pub fn mount(&self, service: impl Service) -> Result<(), Error> {
-        service.register(&mut Handlers {
-            registry: self.registry(),
-        })
-    }
-}
-
-impl Client {
-    /// Mounts a typed service on the client, so the server can call it; it survives reconnects.
-    ///
-    /// # Errors
-    /// When the service uses a reserved name.
-    pub fn mount(&self, service: impl Service) -> Result<(), Error> {
-        service.register(&mut Handlers {
-            registry: self.registry(),
-        })
-    }
 }
 
 /// Something a generated stub can send calls and events through: a [`Client`] (its current
@@ -75,13 +53,13 @@ pub trait Peer: Send + Sync {
     /// The open connection to use now.
     ///
     /// # Errors
-    /// `-32001` when there is none.
+    /// [`Error::NotConnected`] when there is none.
     fn connection(&self) -> Result<Connection, Error>;
 }
 
 impl Peer for Client {
     fn connection(&self) -> Result<Connection, Error> {
-        Client::connection(self).ok_or_else(Error::not_connected)
+        Client::connection(self).ok_or(Error::NotConnected)
     }
 }
 
@@ -90,7 +68,7 @@ impl Peer for Connection {
         if self.is_open() {
             Ok(self.clone())
         } else {
-            Err(Error::not_connected())
+            Err(Error::NotConnected)
         }
     }
 }

@@ -2,7 +2,7 @@
 
 mod service_support;
 
-use echorpc::{Batch, ErrorCode};
+use echorpc::{Batch, ErrorCode, ErrorObject};
 use serde_json::json;
 use service_support::*;
 
@@ -28,8 +28,8 @@ async fn typed_batch_results_come_back_in_their_slots() {
     );
     let err = results.take(failed).unwrap_err();
     assert_eq!(
-        (err.code(), err.message()),
-        (ErrorCode::from(4001), "out of stock")
+        err.as_rpc(),
+        Some(&ErrorObject::new(4001, "out of stock").with_data(json!({"sku": "A"})))
     );
     assert_eq!(results.take(echoed).unwrap(), json!([1, 2]));
 
@@ -48,7 +48,7 @@ async fn a_slot_is_taken_once_and_an_empty_batch_sends_nothing() {
     let mut results = within("batch", batch.send()).await.unwrap();
     assert_eq!(results.take(first).unwrap(), Sum { sum: 4 });
     let err = results.take(wrong_type).unwrap_err();
-    assert_eq!(err.code(), ErrorCode::INTERNAL_ERROR);
+    assert_eq!(err.code(), Some(ErrorCode::INTERNAL_ERROR));
 
     let empty = within("empty batch", Batch::new(&client).send())
         .await
@@ -62,5 +62,5 @@ async fn a_batch_without_a_connection_fails_with_32001() {
     let mut batch = CalcBatch::new(&client);
     let _slot = batch.add(1, 2);
     let err = batch.send_batch().await.unwrap_err();
-    assert_eq!(err.code(), ErrorCode::NOT_CONNECTED);
+    assert_eq!(err.code(), Some(ErrorCode::NOT_CONNECTED));
 }

@@ -3,7 +3,7 @@
 
 mod service_support;
 
-use echorpc::{Error, ErrorCode};
+use echorpc::{Error, ErrorCode, ErrorObject};
 use serde_json::{Value, json};
 use service_support::*;
 
@@ -50,17 +50,17 @@ async fn handler_errors_reach_the_caller_unchanged() {
     )
     .await
     .unwrap_err();
-    assert_eq!(err.code(), ErrorCode::from(-32099));
+    assert_eq!(err.code(), Some(ErrorCode::from(-32099)));
     assert_eq!(err.message(), "custom");
     assert_eq!(err.data(), Some(&json!({ "k": [1] })));
     let err = within("fail", calc.fail(7, "no data".into(), None))
         .await
         .unwrap_err();
-    assert_eq!((err.code().as_i64(), err.data()), (7, None));
+    assert_eq!(err.as_rpc(), Some(&ErrorObject::new(7, "no data")));
 
     // A user error type through `impl From<MathError> for echorpc::Error`.
     let err = within("divide", calc.divide(5, 0)).await.unwrap_err();
-    assert_eq!(err.code(), ErrorCode::from(4001));
+    assert_eq!(err.code(), Some(ErrorCode::from(4001)));
     assert_eq!(err.message(), "divide by zero");
     assert_eq!(err.data(), Some(&json!({ "dividend": 5 })));
 
@@ -76,7 +76,7 @@ async fn a_panicking_typed_handler_answers_internal_error_and_the_connection_sta
     let calc = CalcClient::new(&client);
 
     let err = within("boom", calc.boom(true)).await.unwrap_err();
-    assert_eq!(err.code(), ErrorCode::INTERNAL_ERROR);
+    assert_eq!(err.code(), Some(ErrorCode::INTERNAL_ERROR));
     assert!(client.is_connected());
     assert_eq!(within("boom(false)", calc.boom(false)).await.unwrap(), 0);
     assert_eq!(
@@ -151,8 +151,8 @@ async fn params_that_do_not_fit_answer_invalid_params_naming_the_problem() {
             let err = within("add", client.request("add", params))
                 .await
                 .unwrap_err();
-            assert_eq!(err.code(), ErrorCode::INVALID_PARAMS, "{err}");
-            err.message().to_owned()
+            assert_eq!(err.code(), Some(ErrorCode::INVALID_PARAMS), "{err}");
+            err.message().into_owned()
         }
     };
 
@@ -178,7 +178,7 @@ async fn params_that_do_not_fit_answer_invalid_params_naming_the_problem() {
     let err = within("time", client.request("server.time", json!([1])))
         .await
         .unwrap_err();
-    assert_eq!(err.code(), ErrorCode::INVALID_PARAMS);
+    assert_eq!(err.code(), Some(ErrorCode::INVALID_PARAMS));
 
     within("disconnect", client.disconnect()).await;
     within("stop", server.stop()).await;
@@ -193,17 +193,17 @@ async fn unknown_methods_answer_method_not_found() {
     let err = within("nope", client.request("nope", json!({})))
         .await
         .unwrap_err();
-    assert_eq!(err.code(), ErrorCode::METHOD_NOT_FOUND);
+    assert_eq!(err.code(), Some(ErrorCode::METHOD_NOT_FOUND));
     // The wire name is the override, not the Rust name.
     let err = within("time", client.request("time", json!({})))
         .await
         .unwrap_err();
-    assert_eq!(err.code(), ErrorCode::METHOD_NOT_FOUND);
+    assert_eq!(err.code(), Some(ErrorCode::METHOD_NOT_FOUND));
     // A typed stub of a service the server does not offer.
     let err = within("spaced", SpacedClient::new(&client).add(1, 2))
         .await
         .unwrap_err();
-    assert_eq!(err.code(), ErrorCode::METHOD_NOT_FOUND);
+    assert_eq!(err.code(), Some(ErrorCode::METHOD_NOT_FOUND));
     assert!(err.message().contains("calc.add"), "{err}");
 
     within("disconnect", client.disconnect()).await;
@@ -242,7 +242,7 @@ async fn namespace_and_name_override_set_the_wire_names() {
     for missing in ["add", "calc.subtract", "minus"] {
         assert_eq!(
             raw(missing).await.unwrap_err().code(),
-            ErrorCode::METHOD_NOT_FOUND
+            Some(ErrorCode::METHOD_NOT_FOUND)
         );
     }
 

@@ -5,6 +5,7 @@
 
 use echorpc::{Connection, Error};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// The result of `add`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -38,8 +39,9 @@ pub trait App {
     /// `whoami` → the caller's role and client id.
     async fn whoami(&self, conn: &Connection) -> Who;
 
-    /// `ask_double` {x} → asks the caller's `double` {x} and returns its answer.
-    async fn ask_double(&self, conn: &Connection, x: i64) -> Result<i64, Error>;
+    /// `ask_double` {x} → asks the caller's `double` {x} and returns its answer unchanged.
+    /// Both `x` and the answer may be any JSON value: the server relays them as they are.
+    async fn ask_double(&self, conn: &Connection, x: Value) -> Result<Value, Error>;
 
     /// `announce` {role, text} → broadcasts `chat` {text} to every connection of that role.
     async fn announce(&self, role: String, text: String) -> Result<(), Error>;
@@ -52,8 +54,9 @@ pub trait App {
 /// What the example client offers the server.
 #[echorpc::service]
 pub trait Callbacks {
-    /// `double` {x} → x * 2.
-    async fn double(&self, x: i64) -> i64;
+    /// `double` {x} → x * 2. Typed as any JSON value, so the server relays whatever a client's
+    /// `double` answers (other clients may answer strings, arrays or `null`).
+    async fn double(&self, x: Value) -> Result<Value, Error>;
 
     /// The `chat` event from the server.
     #[echorpc(event)]

@@ -32,7 +32,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = Server::builder()
         .host("127.0.0.1")
         .port(0)
-        .limits(Limits::default().max_connections(20_000))
+        .limits(Limits::default().with_max_connections(20_000))
         .build();
     server.mount(BenchServer::new(Ours {
         server: server.clone(),

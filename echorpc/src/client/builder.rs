@@ -21,7 +21,6 @@ use crate::config::{DEFAULT_CONNECT_TIMEOUT, Limits, Settings};
 ///     .build();
 /// assert!(!client.is_connected());
 /// ```
-#[derive(Debug)]
 #[must_use]
 pub struct ClientBuilder {
     pub(crate) url: String,
@@ -31,6 +30,25 @@ pub struct ClientBuilder {
     pub(crate) connect_timeout: Duration,
     pub(crate) reconnect: Option<Backoff>,
     pub(crate) settings: Settings,
+}
+
+impl std::fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let token = if self.token.is_empty() {
+            ""
+        } else {
+            crate::connection::REDACTED
+        };
+        f.debug_struct("ClientBuilder")
+            .field("url", &crate::client::dial::without_query(&self.url))
+            .field("token", &token)
+            .field("role", &self.role)
+            .field("client_id", &self.client_id)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("reconnect", &self.reconnect)
+            .field("settings", &self.settings)
+            .finish()
+    }
 }
 
 impl ClientBuilder {

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use tokio::net::TcpStream;
 
 use crate::config::Limits;
-use crate::error::{Error, ErrorCode};
+use crate::error::Error;
 use crate::ws::socket::{IntoClientRequest, WebSocketStream, WsError, client_async_with_config};
 
 /// The server's URL with `token`, `role` and `client_id` appended; empty values are left out.
@@ -41,6 +41,12 @@ pub(crate) fn url_with_query(url: &str, params: &[(&str, &str)]) -> String {
     out
 }
 
+/// The URL without its query and fragment: what logs and errors may show (the query holds the
+/// token).
+pub(crate) fn without_query(url: &str) -> &str {
+    url.find(['?', '#']).map_or(url, |end| &url[..end])
+}
+
 /// Why a dial failed.
 #[derive(Debug)]
 pub(crate) enum DialError {
@@ -50,32 +56,22 @@ pub(crate) enum DialError {
     Failed(Error),
 }
 
-impl DialError {
-    pub(crate) fn into_error(self) -> Error {
-        match self {
-            Self::Unauthorized => Error::auth_failed(),
-            Self::Failed(err) => err,
-        }
-    }
-}
-
-fn not_connected(detail: String) -> Error {
-    Error::new(ErrorCode::NOT_CONNECTED, detail)
-}
-
-/// Connects and upgrades.
+/// Connects to `url` and upgrades; `shown` is the URL as errors and logs may show it.
 pub(crate) async fn dial(
     url: &str,
+    shown: &str,
     limits: &Limits,
 ) -> Result<WebSocketStream<TcpStream>, DialError> {
+    let failed = |reason: String| DialError::Failed(Error::connect(shown, reason));
     let request = url
         .into_client_request()
-        .map_err(|err| DialError::Failed(not_connected(format!("bad url {url}: {err}"))))?;
+        .map_err(|err| failed(format!("not a valid URL: {err}")))?;
     let uri = request.uri();
     if uri.scheme_str() != Some("ws") {
-        return Err(DialError::Failed(not_connected(format!(
-            "unsupported url scheme in {url}: only ws:// is built in"
-        ))));
+        return Err(failed(format!(
+            "unsupported scheme {:?}: only ws:// is built in",
+            uri.scheme_str().unwrap_or("")
+        )));
     }
     let host = uri
         .host()
@@ -86,9 +82,7 @@ pub(crate) async fn dial(
     let stream = TcpStream::connect((host.as_str(), port))
         .await
         .map_err(|err| {
-            DialError::Failed(
-                not_connected(format!("cannot connect to {host}:{port}: {err}")).with_source(err),
-            )
+            DialError::Failed(Error::connect_because(shown, "TCP connect failed", err))
         })?;
     let _ = stream.set_nodelay(true);
     match client_async_with_config(request, stream, Some(crate::ws::config(limits))).await {
@@ -96,13 +90,15 @@ pub(crate) async fn dial(
         Err(WsError::Http(response)) if response.status().as_u16() == 401 => {
             Err(DialError::Unauthorized)
         }
-        Err(WsError::Http(response)) => Err(DialError::Failed(not_connected(format!(
+        Err(WsError::Http(response)) => Err(failed(format!(
             "upgrade refused with HTTP {}",
             response.status()
-        )))),
-        Err(err) => Err(DialError::Failed(
-            not_connected(format!("upgrade failed: {err}")).with_source(err),
-        )),
+        ))),
+        Err(err) => Err(DialError::Failed(Error::connect_because(
+            shown,
+            "WebSocket upgrade failed",
+            err,
+        ))),
     }
 }
 
@@ -123,5 +119,14 @@ mod tests {
             url_with_query("ws://h/?x=1", &[("role", "r")]),
             "ws://h/?x=1&role=r"
         );
+    }
+
+    #[test]
+    fn shown_url_has_no_query() {
+        assert_eq!(
+            super::without_query("ws://h:1/rpc?token=s3cret"),
+            "ws://h:1/rpc"
+        );
+        assert_eq!(super::without_query("ws://h:1"), "ws://h:1");
     }
 }

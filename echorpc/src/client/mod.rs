@@ -1,12 +1,13 @@
 //! The client: dials the server, keeps the connection up, and offers calls, events and
-//! handlers that survive reconnects.
+//! handlers that survive reconnects. Reconnecting is [`supervisor`]'s job.
 
 mod builder;
 mod dial;
+mod supervisor;
 
 pub use builder::ClientBuilder;
 
-use std::future::Future;
+use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
@@ -14,26 +15,28 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
-use tokio::net::TcpStream;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
+use crate::auth::AuthRequest;
 use crate::backoff::Backoff;
 use crate::config::Settings;
 use crate::connection::{Connection, Metadata};
 use crate::error::Error;
-use crate::handler::{EventHandler, MethodHandler, event_fn, method_fn};
 use crate::hooks::Hooks;
-use crate::registry::{Registry, SubscriptionId};
-use crate::ws::socket::WebSocketStream;
-use dial::{DialError, dial, url_with_query};
+use crate::registration::registration_surface;
+use crate::registry::Registry;
+use crate::transport::Transport;
+use crate::ws::WsTransport;
+use dial::{DialError, dial, url_with_query, without_query};
+use supervisor::{Phase, install, supervise};
 
 /// A JSON-RPC client over WebSocket. Cheap to clone: clones share the connection, handlers and
 /// subscriptions.
 ///
 /// Commands registered with [`register`](Self::register) and events subscribed with
 /// [`subscribe`](Self::subscribe) stay in place across reconnects. Calls in flight when the
-/// connection drops fail at once with `-32001`.
+/// connection drops fail at once with [`Error::NotConnected`].
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -63,9 +66,11 @@ pub struct Client {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
 struct Inner {
+    /// The URL dialled, with the query (which holds the token): never logged.
     url: String,
+    /// The URL without its query: what logs and `Debug` show.
+    shown_url: String,
     meta: Metadata,
     connect_timeout: Duration,
     reconnect: Option<Backoff>,
@@ -76,10 +81,24 @@ struct Inner {
     /// Set by `disconnect`: the next close is intentional and is not followed by a reconnect.
     stopping: AtomicBool,
     stop: Notify,
+    /// What the supervisor is doing; `connect` takes over only from [`Phase::Waiting`].
+    phase: watch::Sender<Phase>,
     supervisor: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Serialises `connect` calls.
     connecting: tokio::sync::Mutex<()>,
 }
+
+impl fmt::Debug for Inner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("url", &self.shown_url)
+            .field("meta", &self.meta)
+            .field("phase", &*self.phase.borrow())
+            .finish_non_exhaustive()
+    }
+}
+
+registration_surface!(Client, "the server");
 
 impl Client {
     /// Starts configuring a client for the server at `url` (`ws://host:port/path`).
@@ -101,6 +120,7 @@ impl Client {
         Self {
             inner: Arc::new(Inner {
                 url,
+                shown_url: without_query(&builder.url).to_owned(),
                 meta: Metadata::from_map(meta),
                 connect_timeout: builder.connect_timeout,
                 reconnect: builder.reconnect,
@@ -110,52 +130,59 @@ impl Client {
                 current: RwLock::new(None),
                 stopping: AtomicBool::new(false),
                 stop: Notify::new(),
+                phase: watch::Sender::new(Phase::Idle),
                 supervisor: Mutex::new(None),
                 connecting: tokio::sync::Mutex::new(()),
             }),
         }
     }
 
+    /// What this client presents to a server's auth handler.
+    pub(crate) fn auth_request(&self) -> AuthRequest {
+        let mut request = AuthRequest::default();
+        request.token = self.inner.meta.token().to_owned();
+        request.role = self.inner.meta.role().to_owned();
+        request.client_id = self.inner.meta.client_id().to_owned();
+        request
+    }
+
     /// Connects, retrying with backoff (when reconnecting is on) until the connect timeout.
     /// Once connected, the connection is kept up in the background. Connecting a connected
     /// client does nothing.
     ///
+    /// While the client is between reconnect attempts, this call takes over from the
+    /// background reconnects and dials at once. It never cuts short a close in progress or
+    /// the `on_disconnect` hooks of the last connection: it waits for them first.
+    ///
     /// # Errors
-    /// `-32003` when the server answers HTTP 401 (never retried); `-32001` when no connection
-    /// could be made in time.
+    /// [`Error::AuthRejected`] when the server answers HTTP 401 (never retried);
+    /// [`Error::Connect`] when no connection could be made in time.
     pub async fn connect(&self) -> Result<(), Error> {
         let _one_at_a_time = self.inner.connecting.lock().await;
-        if self.is_connected() {
+        if !self.take_over_from_supervisor().await {
             return Ok(());
-        }
-        // A supervisor still waiting to reconnect would race this dial with its own: this
-        // call takes over.
-        let waiting = self
-            .inner
-            .supervisor
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(waiting) = waiting {
-            waiting.abort();
         }
         self.inner.stopping.store(false, Ordering::SeqCst);
         let deadline = Instant::now() + self.inner.connect_timeout;
         let mut backoff = self.inner.reconnect;
+        let shown = &self.inner.shown_url;
         let socket = loop {
             let attempt = tokio::time::timeout_at(
                 deadline,
-                dial(&self.inner.url, &self.inner.settings.limits),
+                dial(&self.inner.url, shown, &self.inner.settings.limits),
             )
             .await;
             let failure = match attempt {
                 Ok(Ok(socket)) => break socket,
                 Ok(Err(DialError::Unauthorized)) => {
-                    tracing::warn!(url = %self.inner.url, "auth failed: HTTP 401");
-                    return Err(Error::auth_failed());
+                    tracing::warn!(url = %shown, "auth failed: HTTP 401");
+                    return Err(Error::AuthRejected);
                 }
                 Ok(Err(DialError::Failed(err))) => err,
-                Err(_) => Error::new(crate::ErrorCode::NOT_CONNECTED, "connect timed out"),
+                Err(_) => Error::connect(
+                    shown,
+                    format!("no connection within {:?}", self.inner.connect_timeout),
+                ),
             };
             let Some(delays) = backoff.as_mut() else {
                 return Err(failure);
@@ -167,23 +194,72 @@ impl Client {
             tracing::debug!(%failure, "connect failed; retrying");
             tokio::time::sleep_until(retry_at).await;
         };
-        let conn = self.install(socket);
-        let supervisor = tokio::spawn(supervise(Arc::clone(&self.inner), conn));
+        self.start(WsTransport::new(socket));
+        Ok(())
+    }
+
+    /// Connects over an already open `transport` (for example one end of
+    /// [`memory::pair`](crate::transport::memory::pair)) instead of dialling; the connection
+    /// is not re-established when it drops. Connecting a connected client does nothing.
+    ///
+    /// # Errors
+    /// None today; the `Result` leaves room for transports that handshake.
+    pub async fn connect_over<T: Transport>(&self, transport: T) -> Result<(), Error> {
+        let _one_at_a_time = self.inner.connecting.lock().await;
+        if !self.take_over_from_supervisor().await {
+            return Ok(());
+        }
+        self.inner.stopping.store(false, Ordering::SeqCst);
+        self.start(transport);
+        Ok(())
+    }
+
+    /// Waits until no background work stands in the way of a new connection, taking over
+    /// from a supervisor that waits to reconnect. `false` when the client is connected (then
+    /// there is nothing to do).
+    async fn take_over_from_supervisor(&self) -> bool {
+        let mut phase = self.inner.phase.subscribe();
+        loop {
+            if self.is_connected() {
+                return false;
+            }
+            // Only a supervisor between attempts may be stopped; the transition is atomic, so
+            // it cannot have started dialling meanwhile.
+            self.inner.phase.send_if_modified(|now| {
+                let waiting = *now == Phase::Waiting;
+                if waiting {
+                    *now = Phase::TakenOver;
+                }
+                waiting
+            });
+            let now = *phase.borrow_and_update();
+            match now {
+                Phase::Idle => return true,
+                // The supervisor leaves at once and says so with `Idle`.
+                Phase::TakenOver => {}
+                // A connection closing (its hooks still running) or a dial in progress: wait
+                // for its outcome.
+                Phase::Connected | Phase::Closing | Phase::Dialing | Phase::Waiting => {}
+            }
+            if phase.changed().await.is_err() {
+                return true;
+            }
+        }
+    }
+
+    /// Runs a connection over `transport` and supervises it.
+    fn start<T: Transport>(&self, transport: T) {
+        let established = install(&self.inner, transport);
+        let supervisor = tokio::spawn(supervise(Arc::clone(&self.inner), established));
         *self
             .inner
             .supervisor
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = Some(supervisor);
-        Ok(())
-    }
-
-    /// Starts a connection over a fresh socket and makes it the current one.
-    fn install(&self, socket: WebSocketStream<TcpStream>) -> Established {
-        install(&self.inner, socket)
     }
 
     /// Closes the connection with a close handshake and stops reconnecting. Calls in flight
-    /// fail with `-32001`.
+    /// fail with [`Error::NotConnected`].
     pub async fn disconnect(&self) {
         self.inner.stopping.store(true, Ordering::SeqCst);
         self.inner.stop.notify_one();
@@ -223,13 +299,13 @@ impl Client {
     }
 
     fn open_connection(&self) -> Result<Connection, Error> {
-        self.connection().ok_or_else(Error::not_connected)
+        self.connection().ok_or(Error::NotConnected)
     }
 
     /// Calls `method` on the server and waits for its result; see [`Connection::request`].
     ///
     /// # Errors
-    /// As for [`Connection::request`]; `-32001` when not connected.
+    /// As for [`Connection::request`]; [`Error::NotConnected`] when not connected.
     pub async fn request(&self, method: &str, params: impl Serialize) -> Result<Value, Error> {
         self.open_connection()?.request(method, params).await
     }
@@ -252,7 +328,7 @@ impl Client {
     /// Calls `method` and decodes its result as `R`; see [`Connection::call`].
     ///
     /// # Errors
-    /// As for [`Connection::call`]; `-32001` when not connected.
+    /// As for [`Connection::call`]; [`Error::NotConnected`] when not connected.
     pub async fn call<R: DeserializeOwned, P: Serialize + ?Sized>(
         &self,
         method: &str,
@@ -264,7 +340,7 @@ impl Client {
     /// Sends several calls in one frame; see [`Connection::batch_request`].
     ///
     /// # Errors
-    /// As for [`Connection::batch_request`]; `-32001` when not connected.
+    /// As for [`Connection::batch_request`]; [`Error::NotConnected`] when not connected.
     pub async fn batch_request<I, M, P>(&self, calls: I) -> Result<Vec<Result<Value, Error>>, Error>
     where
         I: IntoIterator<Item = (M, P)>,
@@ -277,160 +353,8 @@ impl Client {
     /// Sends an event to the server; see [`Connection::publish`].
     ///
     /// # Errors
-    /// `-32001` when not connected.
+    /// [`Error::NotConnected`] when not connected.
     pub async fn publish(&self, event: &str, data: impl Serialize) -> Result<(), Error> {
         self.open_connection()?.publish(event, data).await
-    }
-
-    /// Registers a command the server can call: `handler(params, connection)`. Params are
-    /// parsed into `P` (a mismatch answers `-32602`). It survives reconnects.
-    ///
-    /// # Errors
-    /// When `method` is `ping` or `pong`.
-    pub fn register<F, Fut, P, R, E>(&self, method: &str, handler: F) -> Result<(), Error>
-    where
-        F: Fn(P, Connection) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<R, E>> + Send + 'static,
-        P: DeserializeOwned + 'static,
-        R: Serialize,
-        E: Into<Error>,
-    {
-        self.register_handler(method, Arc::new(method_fn(handler)))
-    }
-
-    /// Registers an already type-erased method handler.
-    ///
-    /// # Errors
-    /// As for [`register`](Self::register).
-    pub fn register_handler(
-        &self,
-        method: &str,
-        handler: Arc<dyn MethodHandler>,
-    ) -> Result<(), Error> {
-        self.inner.registry.add_method(method, handler)
-    }
-
-    pub(crate) fn registry(&self) -> &Registry {
-        &self.inner.registry
-    }
-
-    /// Removes a command; whether it was registered.
-    pub fn unregister(&self, method: &str) -> bool {
-        self.inner.registry.remove_method(method)
-    }
-
-    /// Subscribes to an event from the server; runs in the order the server sent them and
-    /// survives reconnects.
-    ///
-    /// # Errors
-    /// When `event` is `ping` or `pong`.
-    pub fn subscribe<F, Fut, P>(&self, event: &str, handler: F) -> Result<SubscriptionId, Error>
-    where
-        F: Fn(P, Connection) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
-        P: DeserializeOwned + 'static,
-    {
-        self.subscribe_handler(event, Arc::new(event_fn(handler)))
-    }
-
-    /// Subscribes an already type-erased event handler.
-    ///
-    /// # Errors
-    /// As for [`subscribe`](Self::subscribe).
-    pub fn subscribe_handler(
-        &self,
-        event: &str,
-        handler: Arc<dyn EventHandler>,
-    ) -> Result<SubscriptionId, Error> {
-        self.inner.registry.subscribe(event, handler)
-    }
-
-    /// Removes one subscription; whether it existed.
-    pub fn unsubscribe(&self, event: &str, subscription: SubscriptionId) -> bool {
-        self.inner.registry.unsubscribe(event, subscription)
-    }
-
-    /// Removes every subscription of an event; how many there were.
-    pub fn unsubscribe_all(&self, event: &str) -> usize {
-        self.inner.registry.unsubscribe_all(event)
-    }
-
-    /// Runs `hook` after every successful connect and reconnect.
-    pub fn on_connect<F, Fut>(&self, hook: F)
-    where
-        F: Fn(Connection) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
-    {
-        self.inner.hooks.add_on_connect(hook);
-    }
-
-    /// Runs `hook` after every close, intended or not.
-    pub fn on_disconnect<F, Fut>(&self, hook: F)
-    where
-        F: Fn(Connection) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
-    {
-        self.inner.hooks.add_on_disconnect(hook);
-    }
-}
-
-/// A connection started over a socket, and the future driving it.
-struct Established {
-    conn: Connection,
-    drive: futures::future::BoxFuture<'static, String>,
-}
-
-fn install(inner: &Arc<Inner>, socket: WebSocketStream<TcpStream>) -> Established {
-    let (conn, outbound) = Connection::new(inner.meta.clone(), inner.settings);
-    let drive = Box::pin(crate::ws::drive(
-        socket,
-        conn.clone(),
-        outbound,
-        Arc::clone(&inner.registry),
-    ));
-    *inner
-        .current
-        .write()
-        .unwrap_or_else(PoisonError::into_inner) = Some(conn.clone());
-    tracing::info!(connection = %conn.id(), url = %inner.url, "connected");
-    inner.hooks.spawn_on_connect(&conn);
-    Established { conn, drive }
-}
-
-/// Drives the connection and, after an unexpected close, reconnects with backoff.
-async fn supervise(inner: Arc<Inner>, first: Established) {
-    let mut established = first;
-    loop {
-        let why = established.drive.await;
-        tracing::info!(connection = %established.conn.id(), why, "disconnected");
-        inner.hooks.run_on_disconnect(&established.conn).await;
-        let Some(mut backoff) = inner.reconnect else {
-            return;
-        };
-        established = loop {
-            if inner.stopping.load(Ordering::SeqCst) {
-                return;
-            }
-            let delay = backoff.next_delay();
-            tokio::select! {
-                // Cancel safe: a stop signalled meanwhile is kept as a permit.
-                () = inner.stop.notified() => {}
-                () = tokio::time::sleep(delay) => {}
-            }
-            // A stale permit from an earlier disconnect only cuts one delay short.
-            if inner.stopping.load(Ordering::SeqCst) {
-                return;
-            }
-            match dial(&inner.url, &inner.settings.limits).await {
-                Ok(socket) => break install(&inner, socket),
-                Err(DialError::Unauthorized) => {
-                    tracing::error!(url = %inner.url, "auth failed on reconnect (HTTP 401); giving up");
-                    return;
-                }
-                Err(failure) => {
-                    tracing::debug!(err = %failure.into_error(), ?delay, "reconnect failed");
-                }
-            }
-        };
     }
 }

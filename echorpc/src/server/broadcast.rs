@@ -5,9 +5,9 @@ use serde::Serialize;
 
 use crate::connection::Connection;
 use crate::error::Error;
+use crate::frame::Frame;
 use crate::message::encode_notification;
 use crate::server::Server;
-use crate::ws::Frame;
 
 impl Server {
     /// Sends an event to every open connection; returns how many it was queued to.

@@ -18,7 +18,7 @@ use crate::server::Server;
 ///     .port(0)
 ///     .auth(|req| req.token == "secret")
 ///     .ping_interval(Duration::from_secs(10))
-///     .limits(Limits::default().max_connections(500))
+///     .limits(Limits::default().with_max_connections(500))
 ///     .build();
 /// # drop(server);
 /// ```

@@ -1,36 +1,41 @@
-//! The server: listens, authenticates upgrades, and runs the router on every connection.
+//! The server: its handle, start and stop, and the table of open connections. Accepting
+//! sockets is [`listener`]'s job, authorizing and running a connection [`session`]'s.
 
 mod broadcast;
 mod builder;
+mod listener;
+mod session;
+mod tasks;
 mod upgrade;
 
 pub use builder::ServerBuilder;
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-use serde_json::{Map, Value};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::auth::{AuthDecision, Authenticator};
+use crate::auth::{AuthRequest, Authenticator};
+use crate::client::{Client, ClientBuilder};
 use crate::config::Settings;
-use crate::connection::{CloseReason, Connection, ConnectionId, Metadata};
+use crate::connection::{Connection, ConnectionId};
 use crate::error::Error;
-use crate::handler::{EventHandler, MethodHandler, event_fn, method_fn};
 use crate::hooks::Hooks;
-use crate::registry::{Registry, SubscriptionId};
-use crate::ws::socket::{Role, WebSocketStream};
-use upgrade::{HANDSHAKE_TIMEOUT, Refusal};
+use crate::registration::registration_surface;
+use crate::registry::Registry;
+use crate::transport::{Close, Transport, memory};
+use tasks::Tasks;
+
+/// How long [`Server::stop`] waits for connections to finish their close handshakes.
+const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// A JSON-RPC server over WebSocket. Cheap to clone: clones share the handlers, connections and
-/// lifecycle, so handlers can capture the server to broadcast.
+/// lifecycle, so handlers can capture the server to broadcast ([`stop`](Self::stop) drops the
+/// handlers, so such a capture does not keep a stopped server alive).
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -65,8 +70,10 @@ struct Inner {
     registry: Arc<Registry>,
     hooks: Arc<Hooks>,
     connections: RwLock<HashMap<ConnectionId, Connection>>,
-    /// Sockets held: handshakes in progress plus open connections.
+    /// Connections held: handshakes in progress plus open connections.
     slots: AtomicUsize,
+    /// Every handshake and connection task, aborted by `stop` if still running.
+    tasks: Arc<Tasks>,
     running: Mutex<Option<Running>>,
     /// Flips to true when [`Server::stop`] runs.
     stopped: watch::Sender<bool>,
@@ -77,6 +84,8 @@ struct Running {
     addr: SocketAddr,
     accept: tokio::task::JoinHandle<()>,
 }
+
+registration_surface!(Server, "any client");
 
 impl Server {
     /// Starts configuring a server.
@@ -95,98 +104,11 @@ impl Server {
                 hooks: Arc::default(),
                 connections: RwLock::default(),
                 slots: AtomicUsize::new(0),
+                tasks: Arc::default(),
                 running: Mutex::new(None),
                 stopped: watch::Sender::new(false),
             }),
         }
-    }
-
-    /// Registers a command: `handler(params, connection)` answers calls to `method` from any
-    /// client. Params are parsed into `P` (`serde_json::Value` for the untyped form; a mismatch
-    /// answers `-32602`), the `Ok` value is the result, and the `Err` value the error sent back.
-    /// A second registration of a name replaces the first.
-    ///
-    /// # Errors
-    /// When `method` is `ping` or `pong`, which the heartbeat reserves.
-    pub fn register<F, Fut, P, R, E>(&self, method: &str, handler: F) -> Result<(), Error>
-    where
-        F: Fn(P, Connection) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<R, E>> + Send + 'static,
-        P: DeserializeOwned + 'static,
-        R: Serialize,
-        E: Into<Error>,
-    {
-        self.register_handler(method, Arc::new(method_fn(handler)))
-    }
-
-    /// Registers an already type-erased method handler.
-    ///
-    /// # Errors
-    /// As for [`register`](Self::register).
-    pub fn register_handler(
-        &self,
-        method: &str,
-        handler: Arc<dyn MethodHandler>,
-    ) -> Result<(), Error> {
-        self.inner.registry.add_method(method, handler)
-    }
-
-    pub(crate) fn registry(&self) -> &Registry {
-        &self.inner.registry
-    }
-
-    /// Removes a command; whether it was registered.
-    pub fn unregister(&self, method: &str) -> bool {
-        self.inner.registry.remove_method(method)
-    }
-
-    /// Subscribes to an event from any client: `handler(data, connection)` runs for each one,
-    /// in the order each client sent them.
-    ///
-    /// # Errors
-    /// When `event` is `ping` or `pong`.
-    pub fn subscribe<F, Fut, P>(&self, event: &str, handler: F) -> Result<SubscriptionId, Error>
-    where
-        F: Fn(P, Connection) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
-        P: DeserializeOwned + 'static,
-    {
-        self.subscribe_handler(event, Arc::new(event_fn(handler)))
-    }
-
-    /// Subscribes an already type-erased event handler.
-    ///
-    /// # Errors
-    /// As for [`subscribe`](Self::subscribe).
-    pub fn subscribe_handler(
-        &self,
-        event: &str,
-        handler: Arc<dyn EventHandler>,
-    ) -> Result<SubscriptionId, Error> {
-        self.inner.registry.subscribe(event, handler)
-    }
-
-    /// Removes one subscription; whether it existed.
-    pub fn unsubscribe(&self, event: &str, subscription: SubscriptionId) -> bool {
-        self.inner.registry.unsubscribe(event, subscription)
-    }
-
-    /// Runs `hook` for every new connection, in a task of its own (it may call the client).
-    pub fn on_connect<F, Fut>(&self, hook: F)
-    where
-        F: Fn(Connection) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
-    {
-        self.inner.hooks.add_on_connect(hook);
-    }
-
-    /// Runs `hook` after a connection closed, for whatever reason.
-    pub fn on_disconnect<F, Fut>(&self, hook: F)
-    where
-        F: Fn(Connection) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
-    {
-        self.inner.hooks.add_on_disconnect(hook);
     }
 
     /// The open connections.
@@ -216,37 +138,31 @@ impl Server {
         connections.values().for_each(&mut f);
     }
 
+    fn is_stopped(&self) -> bool {
+        *self.inner.stopped.borrow()
+    }
+
     /// Binds the listener and starts accepting connections in the background; returns the bound
     /// address (useful with port 0). Starting a running server returns its address again.
     ///
     /// # Errors
-    /// `-32001` with the I/O error as source when the address cannot be bound, or when the
-    /// server was stopped (a stopped server does not start again).
+    /// [`Error::Bind`] when the address cannot be bound; [`Error::Stopped`] when the server was
+    /// stopped (a stopped server does not start again).
     pub async fn start(&self) -> Result<SocketAddr, Error> {
-        if *self.inner.stopped.borrow() {
-            return Err(Error::new(
-                crate::ErrorCode::NOT_CONNECTED,
-                "server was stopped",
-            ));
+        if self.is_stopped() {
+            return Err(Error::Stopped);
         }
         if let Some(addr) = self.local_addr() {
             return Ok(addr);
         }
+        let bind_error = |source| Error::Bind {
+            addr: format!("{}:{}", self.inner.host, self.inner.port),
+            source: Arc::new(source),
+        };
         let listener = TcpListener::bind((self.inner.host.as_str(), self.inner.port))
             .await
-            .map_err(|err| {
-                Error::new(
-                    crate::ErrorCode::NOT_CONNECTED,
-                    format!(
-                        "cannot listen on {}:{}: {err}",
-                        self.inner.host, self.inner.port
-                    ),
-                )
-                .with_source(err)
-            })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|err| Error::internal(err.to_string()).with_source(err))?;
+            .map_err(bind_error)?;
+        let addr = listener.local_addr().map_err(bind_error)?;
         let mut running = self
             .inner
             .running
@@ -255,7 +171,7 @@ impl Server {
         if let Some(already) = running.as_ref() {
             return Ok(already.addr);
         }
-        let accept = tokio::spawn(accept_loop(Arc::clone(&self.inner), listener));
+        let accept = tokio::spawn(listener::accept_loop(self.clone(), listener));
         *running = Some(Running { addr, accept });
         tracing::info!(%addr, "listening");
         Ok(addr)
@@ -282,8 +198,54 @@ impl Server {
         Ok(())
     }
 
-    /// Stops accepting, closes every connection (their pending calls fail with `-32001`) and
-    /// waits, a few seconds at most, until they are closed.
+    /// Serves one connection over an already open `transport`, as if a client had dialled with
+    /// `request`: the same auth, limits, hooks, broadcasts and connection table as the
+    /// listener's connections. Returns the server's side of the connection.
+    ///
+    /// # Errors
+    /// [`Error::AuthRejected`] when the auth handler rejects `request`; [`Error::Stopped`] after
+    /// [`stop`](Self::stop); [`Error::NotConnected`] past the connection limit.
+    pub async fn accept<T: Transport>(
+        &self,
+        transport: T,
+        request: AuthRequest,
+    ) -> Result<Connection, Error> {
+        let slot = session::take_slot(&self.inner).ok_or(Error::NotConnected)?;
+        let meta = session::authorize(&self.inner, request)
+            .await
+            .map_err(|_| Error::AuthRejected)?;
+        if self.is_stopped() {
+            return Err(Error::Stopped);
+        }
+        let opened = session::open(&self.inner, meta);
+        let conn = opened.conn.clone();
+        let server = self.clone();
+        self.inner.tasks.spawn(async move {
+            let _slot = slot;
+            session::run(&server.inner, transport, opened, "in-process").await;
+        });
+        Ok(conn)
+    }
+
+    /// A [`Client`] connected to this server in-process, over
+    /// [`memory::pair`](crate::transport::memory::pair): no socket, no port, the same auth,
+    /// handlers and behaviour. The builder's URL is not dialled and the client does not
+    /// reconnect. Made for tests of services.
+    ///
+    /// # Errors
+    /// As for [`accept`](Self::accept).
+    pub async fn connect_in_memory(&self, client: ClientBuilder) -> Result<Client, Error> {
+        let client = client.no_reconnect().build();
+        let (ours, theirs) = memory::pair();
+        self.accept(ours, client.auth_request()).await?;
+        client.connect_over(theirs).await?;
+        Ok(client)
+    }
+
+    /// Stops accepting, closes every connection (their pending calls fail with
+    /// [`Error::NotConnected`]), waits a few seconds at most until they are closed and their
+    /// `on_disconnect` hooks have run, then stops whatever still runs and drops every handler
+    /// and hook.
     pub async fn stop(&self) {
         self.inner.stopped.send_replace(true);
         let running = self
@@ -297,113 +259,18 @@ impl Server {
         }
         let connections = self.connections();
         for conn in &connections {
-            conn.request_close(CloseReason::new(1001, "server stopping"));
+            conn.request_close(Close::new(1001, "server stopping"));
         }
-        let all_closed = futures::future::join_all(connections.iter().map(Connection::closed));
-        if tokio::time::timeout(Duration::from_secs(5), all_closed)
+        if tokio::time::timeout(STOP_GRACE, self.inner.tasks.until_empty())
             .await
             .is_err()
         {
-            tracing::warn!("some connections did not close within 5 s of stop");
+            tracing::warn!("some connections did not close within 5 s of stop; stopping them");
         }
+        self.inner.tasks.abort_all();
+        // Handlers often capture the server (to broadcast): dropping them breaks that cycle.
+        self.inner.registry.clear();
+        self.inner.hooks.clear();
         tracing::info!("server stopped");
     }
-}
-
-async fn accept_loop(inner: Arc<Inner>, listener: TcpListener) {
-    loop {
-        match listener.accept().await {
-            Ok((stream, peer)) => {
-                tokio::spawn(handle_socket(Arc::clone(&inner), stream, peer));
-            }
-            Err(err) => {
-                // Usually out of file descriptors: back off instead of spinning.
-                tracing::warn!(%err, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    }
-}
-
-/// Holds one of the server's socket slots until dropped.
-struct Slot<'a>(&'a AtomicUsize);
-
-impl Drop for Slot<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-fn take_slot(inner: &Inner) -> Option<Slot<'_>> {
-    let max = inner.settings.limits.get_max_connections();
-    inner
-        .slots
-        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-            (n < max).then_some(n + 1)
-        })
-        .ok()
-        .map(|_| Slot(&inner.slots))
-}
-
-async fn handle_socket(inner: Arc<Inner>, mut stream: TcpStream, peer: SocketAddr) {
-    let _ = stream.set_nodelay(true);
-    let slot = take_slot(&inner);
-    let upgrade =
-        match tokio::time::timeout(HANDSHAKE_TIMEOUT, upgrade::read_upgrade(&mut stream)).await {
-            Ok(Ok(upgrade)) => upgrade,
-            Ok(Err(refusal)) => {
-                tracing::debug!(%peer, status = refusal.status, "upgrade refused");
-                return upgrade::refuse(&mut stream, refusal).await;
-            }
-            Err(_) => return tracing::debug!(%peer, "upgrade request timed out"),
-        };
-    let Some(_slot) = slot.filter(|_| !*inner.stopped.borrow()) else {
-        tracing::warn!(%peer, "connection limit reached; refusing with 503");
-        return upgrade::refuse(&mut stream, Refusal::BUSY).await;
-    };
-    let auth = upgrade.auth.clone();
-    let decision = match &inner.auth {
-        Some(check) => check.check(auth.clone()).await,
-        None => AuthDecision::Accept,
-    };
-    let mut meta = Map::new();
-    meta.insert("token".into(), Value::from(auth.token));
-    meta.insert("role".into(), Value::from(auth.role));
-    meta.insert("client_id".into(), Value::from(auth.client_id));
-    match decision {
-        AuthDecision::Reject => {
-            tracing::info!(%peer, "auth rejected; answering 401");
-            return upgrade::refuse(&mut stream, Refusal::UNAUTHORIZED).await;
-        }
-        AuthDecision::AcceptWith(extra) => meta.extend(extra),
-        AuthDecision::Accept => {}
-    }
-    meta.insert("authenticated".into(), Value::Bool(true));
-    if let Err(err) = upgrade::accept(&mut stream, &upgrade).await {
-        return tracing::debug!(%peer, %err, "upgrade answer failed");
-    }
-    let socket = WebSocketStream::from_partially_read(
-        stream,
-        upgrade.leftover,
-        Role::Server,
-        Some(crate::ws::config(&inner.settings.limits)),
-    )
-    .await;
-    let (conn, outbound) = Connection::new(Metadata::from_map(meta), inner.settings);
-    let id = conn.id();
-    inner
-        .connections
-        .write()
-        .unwrap_or_else(PoisonError::into_inner)
-        .insert(id, conn.clone());
-    tracing::info!(connection = %id, %peer, role = conn.meta().role(), "connection opened");
-    inner.hooks.spawn_on_connect(&conn);
-    let why = crate::ws::drive(socket, conn.clone(), outbound, Arc::clone(&inner.registry)).await;
-    inner
-        .connections
-        .write()
-        .unwrap_or_else(PoisonError::into_inner)
-        .remove(&id);
-    tracing::info!(connection = %id, %peer, why, "connection closed");
-    inner.hooks.run_on_disconnect(&conn).await;
 }

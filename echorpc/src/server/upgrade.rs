@@ -6,8 +6,7 @@
 
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::auth::AuthRequest;
 use crate::ws::socket::derive_accept_key;
@@ -44,7 +43,7 @@ impl Refusal {
 }
 
 /// Reads and checks the upgrade request.
-pub(crate) async fn read_upgrade(stream: &mut TcpStream) -> Result<Upgrade, Refusal> {
+pub(crate) async fn read_upgrade<S: AsyncRead + Unpin>(stream: &mut S) -> Result<Upgrade, Refusal> {
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 1024];
     loop {
@@ -153,7 +152,10 @@ fn percent_decode(text: &str) -> String {
 }
 
 /// Answers 101 Switching Protocols.
-pub(crate) async fn accept(stream: &mut TcpStream, upgrade: &Upgrade) -> std::io::Result<()> {
+pub(crate) async fn accept<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    upgrade: &Upgrade,
+) -> std::io::Result<()> {
     let response = format!(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
         derive_accept_key(upgrade.key.as_bytes())
@@ -162,7 +164,7 @@ pub(crate) async fn accept(stream: &mut TcpStream, upgrade: &Upgrade) -> std::io
 }
 
 /// Answers with an error status and closes.
-pub(crate) async fn refuse(stream: &mut TcpStream, refusal: Refusal) {
+pub(crate) async fn refuse<S: AsyncWrite + Unpin>(stream: &mut S, refusal: Refusal) {
     let extra = if refusal.status == 426 {
         "Sec-WebSocket-Version: 13\r\n"
     } else {

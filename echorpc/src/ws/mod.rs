@@ -1,10 +1,11 @@
-//! The WebSocket layer: the only module that names tokio-tungstenite.
+//! The WebSocket adapter: the only module that names tokio-tungstenite. It configures sockets,
+//! and turns a `WebSocketStream` into a [`Transport`](crate::transport::Transport) for the
+//! connection's control loop, mapping WebSocket messages and errors to the core's frames and
+//! close codes.
 
-mod driver;
-mod frame;
+mod transport;
 
-pub(crate) use driver::drive;
-pub(crate) use frame::Frame;
+pub(crate) use transport::WsTransport;
 
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
@@ -19,8 +20,8 @@ pub(crate) fn config(limits: &Limits) -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(32 * 1024)
-        .max_message_size(Some(limits.get_max_message_size()))
-        .max_frame_size(Some(limits.get_max_message_size()))
+        .max_message_size(Some(limits.max_message_size()))
+        .max_frame_size(Some(limits.max_message_size()))
 }
 
 pub(crate) mod socket {

@@ -49,7 +49,7 @@ pub async fn connect(client: &Client) {
     .await;
     assert_eq!(
         answer.unwrap_err().code(),
-        echorpc::ErrorCode::METHOD_NOT_FOUND
+        Some(echorpc::ErrorCode::METHOD_NOT_FOUND)
     );
 }
 

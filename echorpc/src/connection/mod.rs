@@ -1,105 +1,34 @@
-//! One open WebSocket to a peer: its metadata, and calls, batches and events sent to it.
+//! One connection to a peer: the [`Connection`] handle that handlers and users hold (its
+//! metadata, and calls, batches and events sent through it), and the control loop that runs it
+//! over a transport ([`driver`]).
 
-use std::borrow::Cow;
+pub(crate) mod driver;
+mod metadata;
+
+pub(crate) use metadata::REDACTED;
+pub use metadata::{ConnectionId, Metadata};
+
 use std::fmt;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use futures::future::join_all;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use tokio::sync::{Notify, mpsc, watch};
 
 use crate::config::Settings;
 use crate::error::Error;
+use crate::frame::Frame;
 use crate::message::{encode_batch, encode_notification, encode_request};
 use crate::pending::{Outcome, PendingCalls, PendingGuard};
 use crate::raw::RawJson;
-use crate::ws::Frame;
+use crate::transport::Close;
 
-/// Identifies a connection for as long as the process runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ConnectionId(u64);
-
-impl ConnectionId {
-    fn next() -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-        Self(NEXT.fetch_add(1, Ordering::Relaxed))
-    }
-}
-
-impl fmt::Display for ConnectionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "#{}", self.0)
-    }
-}
-
-/// What a server knows of a connection: `token`, `role`, `client_id`, `authenticated`, and the
-/// fields the auth handler returned, merged over them (so auth may also override `role`).
-///
-/// ```
-/// use echorpc::Metadata;
-/// use serde_json::json;
-///
-/// let meta = Metadata::from_map(json!({"role": "ops", "client_id": "c1", "tier": "gold"})
-///     .as_object().unwrap().clone());
-/// assert_eq!(meta.role(), "ops");
-/// assert_eq!(meta.get("tier"), Some(&json!("gold")));
-/// ```
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Metadata(Map<String, Value>);
-
-impl Metadata {
-    /// Metadata holding exactly these fields.
-    pub fn from_map(map: Map<String, Value>) -> Self {
-        Self(map)
-    }
-
-    fn str_field(&self, key: &str) -> &str {
-        self.0.get(key).and_then(Value::as_str).unwrap_or("")
-    }
-
-    /// The `role` field (`""` when absent or not a string).
-    pub fn role(&self) -> &str {
-        self.str_field("role")
-    }
-
-    /// The `client_id` field.
-    pub fn client_id(&self) -> &str {
-        self.str_field("client_id")
-    }
-
-    /// The `token` field.
-    pub fn token(&self) -> &str {
-        self.str_field("token")
-    }
-
-    /// Whether the connection passed auth (`authenticated: true`).
-    pub fn is_authenticated(&self) -> bool {
-        self.0.get("authenticated") == Some(&Value::Bool(true))
-    }
-
-    /// Any field.
-    pub fn get(&self, key: &str) -> Option<&Value> {
-        self.0.get(key)
-    }
-
-    /// All fields.
-    pub fn as_map(&self) -> &Map<String, Value> {
-        &self.0
-    }
-}
-
-/// What the writer task of a connection is fed.
-#[derive(Debug)]
-pub(crate) enum Outbound {
-    Frame(Frame),
-}
-
-/// A handle to one open WebSocket: the server's view of a client, or a client's current
-/// connection to its server. Cheap to clone; every clone drives the same socket.
+/// A handle to one open connection: the server's view of a client, or a client's current
+/// connection to its server. Cheap to clone; every clone drives the same connection.
 ///
 /// Handlers receive the calling connection, so they can read its [`Metadata`] and call back into
 /// the same peer while their own call is still being answered.
@@ -112,28 +41,12 @@ struct Shared {
     id: ConnectionId,
     meta: Metadata,
     settings: Settings,
-    outbound: mpsc::Sender<Outbound>,
+    outbound: mpsc::Sender<Frame>,
     pending: PendingCalls,
     in_flight: AtomicUsize,
     close_request: Notify,
-    close_reason: Mutex<Option<CloseReason>>,
+    close_reason: Mutex<Option<Close>>,
     closed: watch::Sender<bool>,
-}
-
-/// Why this side closes a connection: a WebSocket close code and a reason.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct CloseReason {
-    pub(crate) code: u16,
-    pub(crate) reason: Cow<'static, str>,
-}
-
-impl CloseReason {
-    pub(crate) const fn new(code: u16, reason: &'static str) -> Self {
-        Self {
-            code,
-            reason: Cow::Borrowed(reason),
-        }
-    }
 }
 
 impl fmt::Debug for Connection {
@@ -147,9 +60,9 @@ impl fmt::Debug for Connection {
 }
 
 impl Connection {
-    /// A connection and the receiving end of its outbound queue, for the socket driver.
-    pub(crate) fn new(meta: Metadata, settings: Settings) -> (Self, mpsc::Receiver<Outbound>) {
-        let (tx, rx) = mpsc::channel(settings.limits.get_outbound_queue());
+    /// A connection and the receiving end of its outbound queue, for its control loop.
+    pub(crate) fn new(meta: Metadata, settings: Settings) -> (Self, mpsc::Receiver<Frame>) {
+        let (tx, rx) = mpsc::channel(settings.limits.outbound_queue());
         let shared = Shared {
             id: ConnectionId::next(),
             meta,
@@ -179,12 +92,23 @@ impl Connection {
         &self.shared.meta
     }
 
-    /// Whether the socket is still open.
+    /// Whether the connection is still open.
     pub fn is_open(&self) -> bool {
         !*self.shared.closed.borrow()
     }
 
-    /// Whether two handles drive the same socket.
+    /// How many of this side's calls on the connection wait for their answers now.
+    pub fn pending_calls(&self) -> usize {
+        self.shared.pending.len()
+    }
+
+    /// How many of the peer's requests this side's handlers are still working on (those that
+    /// did not finish at once); at most [`Limits::max_in_flight`](crate::Limits::max_in_flight).
+    pub fn requests_in_flight(&self) -> usize {
+        self.shared.in_flight.load(Ordering::Acquire)
+    }
+
+    /// Whether two handles drive the same connection.
     pub fn same_as(&self, other: &Connection) -> bool {
         Arc::ptr_eq(&self.shared, &other.shared)
     }
@@ -195,8 +119,8 @@ impl Connection {
     /// (or `()`) leaves the `params` member out.
     ///
     /// # Errors
-    /// The peer's error object unchanged; `-32002` after the request timeout; `-32001` when the
-    /// connection is or becomes closed.
+    /// [`Error::Rpc`] with the peer's error object unchanged; [`Error::Timeout`] after the
+    /// request timeout; [`Error::NotConnected`] when the connection is or becomes closed.
     pub async fn request(&self, method: &str, params: impl Serialize) -> Result<Value, Error> {
         self.call(method, &params).await
     }
@@ -218,7 +142,8 @@ impl Connection {
     /// [`request`](Self::request), used by generated service stubs.
     ///
     /// # Errors
-    /// As for [`request`](Self::request), and `-32603` when the result does not fit `R`.
+    /// As for [`request`](Self::request), and [`Error::UnexpectedResult`] when the result does
+    /// not fit `R`.
     pub async fn call<R: DeserializeOwned, P: Serialize + ?Sized>(
         &self,
         method: &str,
@@ -245,21 +170,19 @@ impl Connection {
         let frame = encode_request(id, method, params)?;
         let exchange = async {
             self.enqueue(Frame::from(frame)).await?;
-            response
-                .await
-                .unwrap_or_else(|_| Err(Error::not_connected()))
+            response.await.unwrap_or(Err(Error::NotConnected))
         };
         tokio::time::timeout(timeout, exchange)
             .await
-            .unwrap_or_else(|_| Err(Error::timeout()))
+            .unwrap_or(Err(Error::Timeout(timeout)))
     }
 
     /// Sends several calls in one frame and returns their outcomes in call order; one failed
     /// call is an error in its own slot. An empty list sends nothing.
     ///
     /// # Errors
-    /// `-32002` when not every answer came within the request timeout; `-32001` when the
-    /// connection is or becomes closed.
+    /// [`Error::Timeout`] when not every answer came within the request timeout;
+    /// [`Error::NotConnected`] when the connection is or becomes closed.
     pub async fn batch_request<I, M, P>(&self, calls: I) -> Result<Vec<Result<Value, Error>>, Error>
     where
         I: IntoIterator<Item = (M, P)>,
@@ -298,19 +221,20 @@ impl Connection {
             let outcomes = join_all(receivers).await;
             Ok(outcomes
                 .into_iter()
-                .map(|o| o.unwrap_or_else(|_| Err(Error::not_connected())))
+                .map(|o| o.unwrap_or(Err(Error::NotConnected)))
                 .collect())
         };
-        tokio::time::timeout(self.shared.settings.request_timeout, exchange)
+        let timeout = self.shared.settings.request_timeout;
+        tokio::time::timeout(timeout, exchange)
             .await
-            .unwrap_or_else(|_| Err(Error::timeout()))
+            .unwrap_or(Err(Error::Timeout(timeout)))
     }
 
     /// Sends an event (a notification) to the peer: fire and forget.
     ///
     /// # Errors
-    /// `-32001` when the connection is closed, or when the peer has not read its queued frames
-    /// for a whole request timeout (it is then disconnected).
+    /// [`Error::NotConnected`] when the connection is closed, or when the peer has not read its
+    /// queued frames for a whole request timeout (it is then disconnected).
     pub async fn publish(&self, event: &str, data: impl Serialize) -> Result<(), Error> {
         let frame = Frame::from(encode_notification(event, &data)?);
         match tokio::time::timeout(self.shared.settings.request_timeout, self.enqueue(frame)).await
@@ -318,16 +242,16 @@ impl Connection {
             Ok(sent) => sent,
             Err(_) => {
                 tracing::warn!(connection = %self.id(), "peer stopped reading; disconnecting");
-                self.request_close(CloseReason::new(1008, "outbound queue full"));
-                Err(Error::not_connected())
+                self.request_close(Close::new(1008, "outbound queue full"));
+                Err(Error::NotConnected)
             }
         }
     }
 
-    /// Closes the connection with a WebSocket close handshake and waits until it is closed.
-    /// Calls still waiting for answers fail with `-32001`.
+    /// Closes the connection with a close handshake and waits until it is closed. Calls still
+    /// waiting for answers fail with [`Error::NotConnected`].
     pub async fn close(&self) {
-        self.request_close(CloseReason::new(1000, "closing"));
+        self.request_close(Close::NORMAL);
         self.closed().await;
     }
 
@@ -341,30 +265,30 @@ impl Connection {
     /// Queues a frame made by this side's API, waiting for room in the queue.
     async fn enqueue(&self, frame: Frame) -> Result<(), Error> {
         if !self.is_open() {
-            return Err(Error::not_connected());
+            return Err(Error::NotConnected);
         }
         self.shared
             .outbound
-            .send(Outbound::Frame(frame))
+            .send(frame)
             .await
-            .map_err(|_| Error::not_connected())
+            .map_err(|_| Error::NotConnected)
     }
 
     /// Queues a frame the router owes the peer (a response, a pong, a broadcast). A peer whose
     /// queue is full is not reading: it is disconnected rather than buffered without bound.
     pub(crate) fn push(&self, frame: Frame) {
-        match self.shared.outbound.try_send(Outbound::Frame(frame)) {
+        match self.shared.outbound.try_send(frame) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(_)) => {
                 tracing::warn!(connection = %self.id(), "outbound queue full; disconnecting a peer that does not read");
-                self.request_close(CloseReason::new(1008, "outbound queue full"));
+                self.request_close(Close::new(1008, "outbound queue full"));
             }
             Err(mpsc::error::TrySendError::Closed(_)) => {}
         }
     }
 
     /// Asks the connection's driver to close; the first reason given wins.
-    pub(crate) fn request_close(&self, reason: CloseReason) {
+    pub(crate) fn request_close(&self, reason: Close) {
         let mut slot = self
             .shared
             .close_reason
@@ -379,14 +303,14 @@ impl Connection {
     /// Completes once [`request_close`](Self::request_close) was called, with its reason.
     ///
     /// Cancel safe: a request made while nobody waits is kept for the next call.
-    pub(crate) async fn close_requested(&self) -> CloseReason {
+    pub(crate) async fn close_requested(&self) -> Close {
         self.shared.close_request.notified().await;
         self.shared
             .close_reason
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
-            .unwrap_or(CloseReason::new(1000, "closing"))
+            .unwrap_or(Close::NORMAL)
     }
 
     /// Marks the connection closed and fails every call still waiting.
@@ -405,8 +329,7 @@ impl Connection {
 
     /// Whether as many requests as the limit allows are waiting on their handlers.
     pub(crate) fn in_flight_full(&self) -> bool {
-        self.shared.in_flight.load(Ordering::Acquire)
-            >= self.shared.settings.limits.get_max_in_flight()
+        self.shared.in_flight.load(Ordering::Acquire) >= self.shared.settings.limits.max_in_flight()
     }
 
     /// Counts one more request waiting on its handler, until the returned guard is dropped.
@@ -428,5 +351,5 @@ impl Drop for InFlight {
 
 pub(crate) fn decode<R: DeserializeOwned>(raw: RawJson) -> Result<R, Error> {
     raw.parse()
-        .map_err(|err| Error::internal(format!("result did not fit the expected type: {err}")))
+        .map_err(|err| Error::UnexpectedResult(Arc::new(err)))
 }

@@ -11,10 +11,9 @@ use std::time::Duration;
 
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use crate::connection::Connection;
-use crate::frame::Frame;
 use crate::handler::BoxFuture;
 use crate::heartbeat::{Beat, Heartbeat};
 use crate::registry::Registry;
@@ -52,13 +51,12 @@ impl std::fmt::Display for Ended {
 pub(crate) async fn drive<T: Transport>(
     transport: T,
     conn: Connection,
-    outbound: mpsc::Receiver<Frame>,
     registry: Arc<Registry>,
     on_open: Option<BoxFuture<()>>,
 ) -> Ended {
     let (sink, mut stream) = transport.split();
     let (close_tx, close_rx) = oneshot::channel();
-    let writer = tokio::spawn(write_loop(sink, outbound, close_rx));
+    let writer = tokio::spawn(write_loop(sink, conn.clone(), close_rx));
     let mut router = Router::new(registry, conn.clone());
     if let Some(hooks) = on_open {
         router.spawn_task(hooks);
@@ -128,14 +126,15 @@ async fn drain_until_closed<T: Transport>(stream: &mut SplitStream<T>) {
 /// Writes queued frames, flushing once per burst, until told to close or the transport fails.
 async fn write_loop<T: Transport>(
     mut sink: SplitSink<T, Message>,
-    mut queue: mpsc::Receiver<Frame>,
+    conn: Connection,
     mut close: oneshot::Receiver<Close>,
 ) {
+    let queue = conn.outbound();
     loop {
         let first = tokio::select! {
             biased;
-            // Cancel safe: `recv` loses no message when dropped.
-            next = queue.recv() => next,
+            // Cancel safe: a frame is taken only when `next` completes.
+            frame = queue.next() => frame,
             // Cancel safe: a oneshot receiver can be polled again.
             reason = &mut close => {
                 if let Ok(reason) = reason {
@@ -144,20 +143,20 @@ async fn write_loop<T: Transport>(
                 return;
             }
         };
-        let mut item = first;
+        let mut next = Some(first);
         let mut written = 0;
-        while let Some(frame) = item {
+        while let Some(frame) = next {
             if sink.feed(Message::Text(frame)).await.is_err() {
                 return;
             }
             written += 1;
-            item = if written < MAX_BURST {
-                queue.try_recv().ok()
+            next = if written < MAX_BURST {
+                queue.try_next()
             } else {
                 None
             };
         }
-        if written == 0 || sink.flush().await.is_err() {
+        if sink.flush().await.is_err() {
             return;
         }
     }

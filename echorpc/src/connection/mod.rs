@@ -4,6 +4,7 @@
 
 pub(crate) mod driver;
 mod metadata;
+mod outbound;
 
 pub(crate) use metadata::REDACTED;
 pub use metadata::{ConnectionId, Metadata};
@@ -17,11 +18,12 @@ use futures::future::join_all;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::sync::Notify;
 
 use crate::config::Settings;
 use crate::error::Error;
 use crate::frame::Frame;
+use outbound::{Outbound, Refused};
 use crate::message::{encode_batch, encode_notification, encode_request};
 use crate::pending::{Outcome, PendingCalls, PendingGuard};
 use crate::raw::RawJson;
@@ -41,12 +43,14 @@ struct Shared {
     id: ConnectionId,
     meta: Metadata,
     settings: Settings,
-    outbound: mpsc::Sender<Frame>,
+    outbound: Outbound,
     pending: PendingCalls,
     in_flight: AtomicUsize,
     close_request: Notify,
     close_reason: Mutex<Option<Close>>,
-    closed: watch::Sender<bool>,
+    /// Set once the connection is closed; `closed_signal` wakes whoever waits for it.
+    closed: std::sync::atomic::AtomicBool,
+    closed_signal: Notify,
 }
 
 impl fmt::Debug for Connection {
@@ -60,26 +64,23 @@ impl fmt::Debug for Connection {
 }
 
 impl Connection {
-    /// A connection and the receiving end of its outbound queue, for its control loop.
-    pub(crate) fn new(meta: Metadata, settings: Settings) -> (Self, mpsc::Receiver<Frame>) {
-        let (tx, rx) = mpsc::channel(settings.limits.outbound_queue());
+    /// A new open connection; its control loop drains [`outbound`](Self::outbound).
+    pub(crate) fn new(meta: Metadata, settings: Settings) -> Self {
         let shared = Shared {
             id: ConnectionId::next(),
             meta,
             settings,
-            outbound: tx,
+            outbound: Outbound::new(settings.limits.outbound_queue()),
             pending: PendingCalls::default(),
             in_flight: AtomicUsize::new(0),
             close_request: Notify::new(),
             close_reason: Mutex::new(None),
-            closed: watch::Sender::new(false),
+            closed: std::sync::atomic::AtomicBool::new(false),
+            closed_signal: Notify::new(),
         };
-        (
-            Self {
-                shared: Arc::new(shared),
-            },
-            rx,
-        )
+        Self {
+            shared: Arc::new(shared),
+        }
     }
 
     /// This connection's id.
@@ -94,7 +95,7 @@ impl Connection {
 
     /// Whether the connection is still open.
     pub fn is_open(&self) -> bool {
-        !*self.shared.closed.borrow()
+        !self.shared.closed.load(Ordering::Acquire)
     }
 
     /// How many of this side's calls on the connection wait for their answers now.
@@ -257,9 +258,13 @@ impl Connection {
 
     /// Waits until the connection is closed, by either side.
     pub async fn closed(&self) {
-        let mut state = self.shared.closed.subscribe();
-        // An error means the sender is gone, which only happens once the connection is.
-        let _ = state.wait_for(|closed| *closed).await;
+        let signal = self.shared.closed_signal.notified();
+        tokio::pin!(signal);
+        // Registered before the check, so a close in between still wakes this waiter.
+        signal.as_mut().enable();
+        if self.is_open() {
+            signal.await;
+        }
     }
 
     /// Queues a frame made by this side's API, waiting for room in the queue.
@@ -269,7 +274,7 @@ impl Connection {
         }
         self.shared
             .outbound
-            .send(frame)
+            .push(frame)
             .await
             .map_err(|_| Error::NotConnected)
     }
@@ -277,13 +282,13 @@ impl Connection {
     /// Queues a frame the router owes the peer (a response, a pong, a broadcast). A peer whose
     /// queue is full is not reading: it is disconnected rather than buffered without bound.
     pub(crate) fn push(&self, frame: Frame) {
-        match self.shared.outbound.try_send(frame) {
+        match self.shared.outbound.try_push(frame) {
             Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => {
+            Err(Refused::Full) => {
                 tracing::warn!(connection = %self.id(), "outbound queue full; disconnecting a peer that does not read");
                 self.request_close(Close::new(1008, "outbound queue full"));
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => {}
+            Err(Refused::Closed) => {}
         }
     }
 
@@ -315,8 +320,15 @@ impl Connection {
 
     /// Marks the connection closed and fails every call still waiting.
     pub(crate) fn mark_closed(&self) {
-        self.shared.closed.send_replace(true);
+        self.shared.closed.store(true, Ordering::Release);
+        self.shared.closed_signal.notify_waiters();
+        self.shared.outbound.close();
         self.shared.pending.close();
+    }
+
+    /// The frames waiting to be written, for the connection's writer.
+    pub(crate) fn outbound(&self) -> &Outbound {
+        &self.shared.outbound
     }
 
     pub(crate) fn pending(&self) -> &PendingCalls {

@@ -120,6 +120,10 @@ pub(crate) struct Settings {
     pub(crate) ping_interval: Duration,
     pub(crate) pong_timeout: Duration,
     pub(crate) limits: Limits,
+    /// Whether a call abandoned before its answer sends `$/cancelRequest` to the peer.
+    pub(crate) send_cancellations: bool,
+    /// The time budget of every handler without one of its own; `None`: no budget.
+    pub(crate) handler_timeout: Option<Duration>,
 }
 
 impl Default for Settings {
@@ -129,6 +133,8 @@ impl Default for Settings {
             ping_interval: DEFAULT_PING_INTERVAL,
             pong_timeout: DEFAULT_PONG_TIMEOUT,
             limits: Limits::default(),
+            send_cancellations: true,
+            handler_timeout: None,
         }
     }
 }

@@ -44,6 +44,15 @@ impl ErrorCode {
     /// Not in the reference packages, which have no such limit.
     pub const SERVER_BUSY: Self = Self(-32004);
 
+    /// `-32800`: the request was cancelled by `$/cancelRequest` (LSP's code; not in the
+    /// reference packages, which never send cancellations).
+    pub const REQUEST_CANCELLED: Self = Self(-32800);
+
+    /// The code with this number, in constant context.
+    pub const fn from_i64(code: i64) -> Self {
+        Self(code)
+    }
+
     /// The numeric code.
     pub const fn as_i64(self) -> i64 {
         self.0

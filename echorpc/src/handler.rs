@@ -13,6 +13,7 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -47,6 +48,93 @@ pub type MethodResult = Result<EncodedResult, Error>;
 pub trait MethodHandler: Send + Sync + 'static {
     /// Runs the method.
     fn call(&self, params: Params, conn: Connection) -> BoxFuture<MethodResult>;
+
+    /// How long one call may run before it is cancelled and answered `-32002`; `None` (the
+    /// default) leaves it to the server's or client's `handler_timeout`.
+    fn time_budget(&self) -> Option<Duration> {
+        None
+    }
+}
+
+/// `handler` with its own time budget (see [`MethodHandler::time_budget`]); what
+/// `#[echorpc(timeout = "…")]` on a service method generates.
+pub fn with_time_budget(
+    handler: Arc<dyn MethodHandler>,
+    budget: Duration,
+) -> Arc<dyn MethodHandler> {
+    Arc::new(Budgeted { handler, budget })
+}
+
+struct Budgeted {
+    handler: Arc<dyn MethodHandler>,
+    budget: Duration,
+}
+
+impl MethodHandler for Budgeted {
+    fn call(&self, params: Params, conn: Connection) -> BoxFuture<MethodResult> {
+        self.handler.call(params, conn)
+    }
+
+    fn time_budget(&self) -> Option<Duration> {
+        Some(self.budget)
+    }
+}
+
+/// Runs `cleanup` when dropped while armed: hold one in a handler to learn that it is being
+/// cancelled.
+///
+/// A handler is cancelled by dropping its future: when the caller sends `$/cancelRequest`,
+/// when it runs past its time budget, or when its connection closes. Code after an `.await`
+/// then never runs, but the guard's `cleanup` does. [`disarm`](Self::disarm) it once the work
+/// is done.
+///
+/// ```
+/// use echorpc::handler::CancelGuard;
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use std::sync::Arc;
+///
+/// let rolled_back = Arc::new(AtomicBool::new(false));
+/// let flag = Arc::clone(&rolled_back);
+/// let guard = CancelGuard::new(move || flag.store(true, Ordering::SeqCst));
+/// drop(guard); // the handler's future was dropped before it finished
+/// assert!(rolled_back.load(Ordering::SeqCst));
+///
+/// let guard = CancelGuard::new(|| unreachable!("finished normally"));
+/// guard.disarm();
+/// ```
+#[must_use = "a guard dropped at once runs its cleanup at once"]
+pub struct CancelGuard<F: FnOnce()> {
+    cleanup: Option<F>,
+}
+
+impl<F: FnOnce()> CancelGuard<F> {
+    /// A guard that runs `cleanup` if it is dropped before [`disarm`](Self::disarm).
+    pub fn new(cleanup: F) -> Self {
+        Self {
+            cleanup: Some(cleanup),
+        }
+    }
+
+    /// The work finished: drop the guard without running the cleanup.
+    pub fn disarm(mut self) {
+        self.cleanup = None;
+    }
+}
+
+impl<F: FnOnce()> Drop for CancelGuard<F> {
+    fn drop(&mut self) {
+        if let Some(cleanup) = self.cleanup.take() {
+            cleanup();
+        }
+    }
+}
+
+impl<F: FnOnce()> std::fmt::Debug for CancelGuard<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CancelGuard")
+            .field("armed", &self.cleanup.is_some())
+            .finish()
+    }
 }
 
 /// An event subscriber the router can call with the event's data and the sending connection.

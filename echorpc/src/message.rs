@@ -321,6 +321,27 @@ pub(crate) fn encode_notification<P: Serialize + ?Sized>(
     finish(out)
 }
 
+/// `{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":ID}}` for one of our ids.
+pub(crate) fn encode_cancel(id: u64) -> String {
+    format!(
+        r#"{{"jsonrpc":"2.0","method":"{}","params":{{"id":{id}}}}}"#,
+        echorpc_protocol::CANCEL_REQUEST
+    )
+}
+
+/// The raw id of a received `$/cancelRequest`'s params, when they hold a valid one (a string
+/// or a number, kept as written so `"42"` and `42` stay different ids).
+pub(crate) fn cancelled_id(params: Option<&RawValue>) -> Option<&str> {
+    #[derive(Deserialize)]
+    struct Cancel<'a> {
+        #[serde(borrow)]
+        id: &'a RawValue,
+    }
+    let cancel: Cancel<'_> = serde_json::from_str(params?.get()).ok()?;
+    let id = cancel.id.get();
+    matches!(id.as_bytes().first(), Some(b'"' | b'-' | b'0'..=b'9')).then_some(id)
+}
+
 /// `{"jsonrpc":"2.0","id":ID,"result":R}` from the raw id as received and an encoded result.
 pub(crate) fn encode_result(id: &str, result: &str) -> String {
     let mut out = String::with_capacity(32 + id.len() + result.len());
@@ -502,6 +523,21 @@ mod tests {
             (Some(ErrorCode::from(-5)), "no")
         );
         assert_eq!(e.data(), Some(&serde_json::json!([1])));
+    }
+
+    #[test]
+    fn cancel_ids_keep_their_json_type() {
+        let raw = |text: &str| RawValue::from_string(text.to_owned()).unwrap();
+        assert_eq!(cancelled_id(Some(&raw(r#"{"id":42}"#))), Some("42"));
+        assert_eq!(cancelled_id(Some(&raw(r#"{"id":"42"}"#))), Some(r#""42""#));
+        for bad in [r#"{"id":null}"#, r#"{"id":[1]}"#, r#"{}"#, r#"[42]"#, "42"] {
+            assert_eq!(cancelled_id(Some(&raw(bad))), None, "{bad}");
+        }
+        assert_eq!(cancelled_id(None), None);
+        assert_eq!(
+            encode_cancel(7),
+            r#"{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":7}}"#
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Our calls awaiting their responses, by id.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use tokio::sync::oneshot;
@@ -37,13 +37,14 @@ impl PendingCalls {
         Ok((id, rx))
     }
 
-    /// Forgets a call (timed out or cancelled).
-    pub(crate) fn remove(&self, id: u64) {
+    /// Forgets a call (timed out or cancelled); whether it was still waiting for its answer.
+    pub(crate) fn remove(&self, id: u64) -> bool {
         self.table
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .calls
-            .remove(&id);
+            .remove(&id)
+            .is_some()
     }
 
     /// Delivers a response; false when no call waits for this id.
@@ -89,14 +90,43 @@ impl PendingCalls {
     }
 }
 
-/// Removes its call from the table when the caller stops waiting, however it stops.
-pub(crate) struct PendingGuard<'a> {
-    pub(crate) calls: &'a PendingCalls,
-    pub(crate) id: u64,
+/// What to do for a call whose caller stopped waiting before its answer came.
+pub(crate) trait Abandon {
+    /// Tells the peer that nobody waits for the answer to `id` any more.
+    fn abandon(&self, id: u64);
 }
 
-impl Drop for PendingGuard<'_> {
+/// Removes its call from the table when the caller stops waiting, however it stops (answer,
+/// timeout, future dropped, connection closed); a call that was sent and is still unanswered
+/// then is abandoned (the peer is told to cancel it).
+pub(crate) struct PendingGuard<'a, A: Abandon> {
+    pub(crate) calls: &'a PendingCalls,
+    pub(crate) id: u64,
+    /// Set once the request is queued for the peer.
+    pub(crate) sent: AtomicBool,
+    pub(crate) on_abandon: &'a A,
+}
+
+impl<'a, A: Abandon> PendingGuard<'a, A> {
+    pub(crate) fn new(calls: &'a PendingCalls, id: u64, on_abandon: &'a A) -> Self {
+        Self {
+            calls,
+            id,
+            sent: AtomicBool::new(false),
+            on_abandon,
+        }
+    }
+
+    /// The request is queued for the peer: from now on, abandoning it cancels it there.
+    pub(crate) fn mark_sent(&self) {
+        self.sent.store(true, Ordering::Release);
+    }
+}
+
+impl<A: Abandon> Drop for PendingGuard<'_, A> {
     fn drop(&mut self) {
-        self.calls.remove(self.id);
+        if self.calls.remove(self.id) && self.sent.load(Ordering::Acquire) {
+            self.on_abandon.abandon(self.id);
+        }
     }
 }

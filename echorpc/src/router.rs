@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, Waker};
 
 use futures::FutureExt;
-use futures::future::join_all;
+use futures::future::{Abortable, join_all};
 use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -30,10 +30,11 @@ use crate::frame::Frame;
 use crate::handler::{BoxFuture, MethodResult};
 use crate::heartbeat::Heartbeat;
 use crate::message::{
-    Incoming, Received, encode_batch, encode_error, encode_result_into, parse_frame,
+    Incoming, Received, cancelled_id, encode_batch, encode_error, encode_result_into, parse_frame,
 };
 use crate::raw::{Params, RawJson};
 use crate::registry::{MethodTable, Registry, Subscribers};
+use crate::running::Running;
 
 /// Events waiting for their subscribers, per connection, in arrival order.
 const EVENT_QUEUE: usize = 256;
@@ -65,6 +66,8 @@ pub(crate) struct Router {
     /// assembled, the event task, the `on_connect` hooks. Dropped (and so aborted) with the
     /// router when the connection closes.
     tasks: JoinSet<()>,
+    /// The peer's requests still running, for `$/cancelRequest`; made with the first one.
+    running: Option<Arc<Running>>,
 }
 
 impl Router {
@@ -76,6 +79,7 @@ impl Router {
             events: None,
             backlog: Arc::default(),
             tasks: JoinSet::new(),
+            running: None,
         }
     }
 
@@ -138,6 +142,7 @@ impl Router {
                 match heartbeat.receive(&method) {
                     Ok(Some(answer)) => self.conn.push(answer),
                     Ok(None) => {}
+                    Err(()) if method == echorpc_protocol::CANCEL_REQUEST => self.cancel(params),
                     Err(()) => self.deliver_event(&method, params, frame).await,
                 }
                 None
@@ -179,6 +184,12 @@ impl Router {
         }
         let params = Params::new(params.map(|raw| RawJson::within(frame, raw.get())));
         let mut call = handler.call(params, self.conn.clone());
+        if let Some(budget) = handler
+            .time_budget()
+            .or(self.conn.settings().handler_timeout)
+        {
+            call = with_budget(call, budget);
+        }
         let connection = self.conn.id();
         // The first poll happens here: most handlers finish at once, and then need no task, no
         // in-flight count and no copy of the id. The no-op waker is enough, since a handler
@@ -192,12 +203,35 @@ impl Router {
             Ok(Poll::Pending) => {}
         }
         let permit = self.conn.count_request();
-        let id: Box<str> = id.get().into();
+        let running = self.running.get_or_insert_with(Arc::default);
+        let (entry, registration) = running.start(id.get());
+        let call = Abortable::new(call, registration);
         Reply::Running(Box::pin(async move {
-            let outcome = AssertUnwindSafe(call).catch_unwind().await;
+            let outcome = match AssertUnwindSafe(call).catch_unwind().await {
+                Ok(Ok(result)) => Ok(result),
+                Ok(Err(_aborted)) => Ok(Err(Error::new(
+                    ErrorCode::REQUEST_CANCELLED,
+                    "request cancelled",
+                ))),
+                Err(panic) => Err(panic),
+            };
             drop(permit);
-            respond(&id, outcome, connection)
+            respond(entry.id(), outcome, connection)
         }))
+    }
+
+    /// A `$/cancelRequest` arrived: stops the handler of that request, which answers `-32800`.
+    /// An unknown or already answered id, or params without a valid id, are ignored.
+    fn cancel(&mut self, params: Option<&RawValue>) {
+        let Some(id) = cancelled_id(params) else {
+            tracing::debug!(connection = %self.conn.id(), "cancellation without a valid id; ignored");
+            return;
+        };
+        let stopped = self
+            .running
+            .as_ref()
+            .is_some_and(|running| running.cancel(id));
+        tracing::debug!(connection = %self.conn.id(), id, stopped, "cancellation received");
     }
 
     /// Sends a reply now if it is ready, otherwise from a task of the connection's.
@@ -325,6 +359,22 @@ impl Reply {
             Reply::Running(running) => running.await,
         }
     }
+}
+
+/// `call` cancelled and answered `-32002` once it runs past `budget`.
+fn with_budget(
+    call: BoxFuture<MethodResult>,
+    budget: std::time::Duration,
+) -> BoxFuture<MethodResult> {
+    Box::pin(async move {
+        match tokio::time::timeout(budget, call).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::new(
+                ErrorCode::TIMEOUT,
+                format!("the handler ran past its time budget of {budget:?}"),
+            )),
+        }
+    })
 }
 
 fn respond(

@@ -23,11 +23,11 @@ use tokio::sync::Notify;
 use crate::config::Settings;
 use crate::error::Error;
 use crate::frame::Frame;
-use outbound::{Outbound, Refused};
-use crate::message::{encode_batch, encode_notification, encode_request};
-use crate::pending::{Outcome, PendingCalls, PendingGuard};
+use crate::message::{encode_batch, encode_cancel, encode_notification, encode_request};
+use crate::pending::{Abandon, Outcome, PendingCalls, PendingGuard};
 use crate::raw::RawJson;
 use crate::transport::Close;
+use outbound::{Outbound, Refused};
 
 /// A handle to one open connection: the server's view of a client, or a client's current
 /// connection to its server. Cheap to clone; every clone drives the same connection.
@@ -164,13 +164,11 @@ impl Connection {
         timeout: Duration,
     ) -> Result<RawJson, Error> {
         let (id, response) = self.shared.pending.register()?;
-        let _guard = PendingGuard {
-            calls: &self.shared.pending,
-            id,
-        };
+        let guard = PendingGuard::new(&self.shared.pending, id, &*self.shared);
         let frame = encode_request(id, method, params)?;
         let exchange = async {
             self.enqueue(Frame::from(frame)).await?;
+            guard.mark_sent();
             response.await.unwrap_or(Err(Error::NotConnected))
         };
         tokio::time::timeout(timeout, exchange)
@@ -210,7 +208,7 @@ impl Connection {
         let mut parts = Vec::new();
         for (method, params) in calls {
             let (id, rx) = pending.register()?;
-            guards.push(PendingGuard { calls: pending, id });
+            guards.push(PendingGuard::new(pending, id, &*self.shared));
             receivers.push(rx);
             parts.push(encode_request(id, method.as_ref(), &params)?);
         }
@@ -219,6 +217,7 @@ impl Connection {
         }
         let exchange = async {
             self.enqueue(Frame::from(encode_batch(&parts))).await?;
+            guards.iter().for_each(PendingGuard::mark_sent);
             let outcomes = join_all(receivers).await;
             Ok(outcomes
                 .into_iter()
@@ -349,6 +348,20 @@ impl Connection {
     pub(crate) fn count_request(&self) -> InFlight {
         self.shared.in_flight.fetch_add(1, Ordering::AcqRel);
         InFlight(self.clone())
+    }
+}
+
+impl Abandon for Shared {
+    /// Sends `$/cancelRequest` for a call nobody waits for any more (unless turned off), so the
+    /// peer stops its handler. Best effort: a peer whose queue is full gets no cancellation.
+    fn abandon(&self, id: u64) {
+        if !self.settings.send_cancellations || self.closed.load(Ordering::Acquire) {
+            return;
+        }
+        let frame = Frame::from(encode_cancel(id));
+        if self.outbound.try_push(frame).is_err() {
+            tracing::debug!(connection = %self.id, id, "outbound queue full; cancellation not sent");
+        }
     }
 }
 

@@ -337,7 +337,11 @@ pub(crate) fn cancelled_id(params: Option<&RawValue>) -> Option<&str> {
         #[serde(borrow)]
         id: &'a RawValue,
     }
-    let cancel: Cancel<'_> = serde_json::from_str(params?.get()).ok()?;
+    let params = params?.get();
+    if !params.starts_with('{') {
+        return None;
+    }
+    let cancel: Cancel<'_> = serde_json::from_str(params).ok()?;
     let id = cancel.id.get();
     matches!(id.as_bytes().first(), Some(b'"' | b'-' | b'0'..=b'9')).then_some(id)
 }

@@ -114,7 +114,10 @@ mod tests {
         queue.push(Frame::from("2")).await.unwrap();
         assert_eq!(queue.try_push(Frame::from("3")), Err(Refused::Full));
         assert_eq!(queue.next().await.as_str(), "1");
-        assert_eq!(queue.try_next().map(|f| f.as_str().to_owned()).as_deref(), Some("2"));
+        assert_eq!(
+            queue.try_next().map(|f| f.as_str().to_owned()).as_deref(),
+            Some("2")
+        );
         assert!(queue.try_next().is_none());
         queue.try_push(Frame::from("3")).unwrap();
         queue.close();

@@ -1,0 +1,120 @@
+//! What a well-formed answer looks like on the wire, checked independently of the runtime's
+//! own encoder.
+
+use serde::{Deserialize, Deserializer};
+use serde_json::value::RawValue;
+
+/// One response object as received: its id exactly as written, and whether it is a result or
+/// an error (with the error's code).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// The raw id text (`null` for an error about an unidentifiable request).
+    pub id: String,
+    /// `Ok(raw result)` or `Err(code)`.
+    pub outcome: Result<String, i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Wire<'a> {
+    #[serde(borrow)]
+    jsonrpc: &'a str,
+    #[serde(borrow)]
+    id: &'a RawValue,
+    #[serde(default, borrow, deserialize_with = "present")]
+    result: Option<&'a RawValue>,
+    #[serde(default)]
+    error: Option<WireError>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireError {
+    code: i64,
+    #[allow(dead_code)]
+    message: String,
+    #[serde(default)]
+    #[allow(dead_code)]
+    data: Option<serde_json::Value>,
+}
+
+fn present<'de, D: Deserializer<'de>>(de: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(de).map(Some)
+}
+
+/// Parses one response object, panicking when it is not a well-formed JSON-RPC 2.0 response:
+/// `jsonrpc` `"2.0"`, an `id` that is a string, a number or `null`, exactly one of `result`
+/// and `error`, an error with an integer `code` and a string `message`, nothing else.
+pub fn parse_answer(text: &str) -> Answer {
+    let wire: Wire<'_> = serde_json::from_str(text)
+        .unwrap_or_else(|err| panic!("malformed answer ({err}): {text:.300}"));
+    assert_eq!(wire.jsonrpc, "2.0", "answer without jsonrpc 2.0: {text:.300}");
+    let id = wire.id.get();
+    assert!(
+        matches!(id.as_bytes().first(), Some(b'"' | b'-' | b'0'..=b'9' | b'n')),
+        "answer id is not a string, number or null: {text:.300}"
+    );
+    let outcome = match (wire.result, wire.error) {
+        (Some(result), None) => Ok(result.get().to_owned()),
+        (None, Some(error)) => Err(error.code),
+        _ => panic!("answer without exactly one of result and error: {text:.300}"),
+    };
+    Answer {
+        id: id.to_owned(),
+        outcome,
+    }
+}
+
+/// What the peer received that is an answer: one response, or a batch of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Received {
+    /// One response object.
+    Single(Answer),
+    /// A batch answer (never empty).
+    Batch(Vec<Answer>),
+    /// A request or a notification from the other side (a call back, a ping): not an answer.
+    Call,
+}
+
+/// Classifies a frame received from the runtime, panicking when it is neither a well-formed
+/// answer, a well-formed batch answer, nor a call.
+pub fn classify_received(text: &str) -> Received {
+    let value: serde_json::Value = serde_json::from_str(text)
+        .unwrap_or_else(|err| panic!("the runtime sent invalid JSON ({err}): {text:.300}"));
+    match &value {
+        serde_json::Value::Object(map) if map.contains_key("method") => {
+            assert_eq!(map.get("jsonrpc"), Some(&serde_json::json!("2.0")));
+            Received::Call
+        }
+        serde_json::Value::Object(_) => Received::Single(parse_answer(text)),
+        serde_json::Value::Array(_) => {
+            let items: Vec<&RawValue> = serde_json::from_str(text).expect("an array");
+            assert!(!items.is_empty(), "empty batch answer");
+            Received::Batch(items.iter().map(|item| parse_answer(item.get())).collect())
+        }
+        other => panic!("the runtime sent a frame that is no message: {other}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_parse_and_bad_ones_are_refused() {
+        let ok = parse_answer(r#"{"jsonrpc":"2.0","id":1.50,"result":null}"#);
+        assert_eq!(ok.id, "1.50");
+        assert_eq!(ok.outcome, Ok("null".to_owned()));
+        let err = parse_answer(r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"x"}}"#);
+        assert_eq!(err.outcome, Err(-32600));
+        for bad in [
+            r#"{"jsonrpc":"2.0","id":1}"#,
+            r#"{"jsonrpc":"2.0","id":1,"result":1,"error":{"code":1,"message":""}}"#,
+            r#"{"jsonrpc":"1.0","id":1,"result":1}"#,
+            r#"{"jsonrpc":"2.0","id":{},"result":1}"#,
+            r#"{"jsonrpc":"2.0","id":1,"result":1,"extra":0}"#,
+        ] {
+            assert!(std::panic::catch_unwind(|| parse_answer(bad)).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,6 +1,8 @@
 //! The auth check run during the HTTP upgrade, before any WebSocket frame.
 
+use std::fmt;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
@@ -10,9 +12,11 @@ use serde_json::{Map, Value};
 use crate::handler::BoxFuture;
 
 /// What a client presented when it dialled: the `token`, `role` and `client_id` query
-/// parameters (`role` defaults to `"web"`, the others to `""`), and the request path.
+/// parameters (`role` defaults to `"web"`, the others to `""`), the request path, the upgrade
+/// request's headers (e.g. `Authorization`, `Cookie`), its `Origin`, and the peer's address.
 ///
-/// Its `Debug` output never shows the token.
+/// Its `Debug` output never shows the token, nor the values of `Authorization`, `Cookie` and
+/// other secret-bearing headers.
 ///
 /// ```
 /// use echorpc::AuthRequest;
@@ -32,6 +36,14 @@ pub struct AuthRequest {
     pub client_id: String,
     /// The request path, without the query.
     pub path: String,
+    /// The upgrade request's headers; empty for connections made in-process.
+    pub headers: Headers,
+    /// The `Origin` header, which browsers send: see
+    /// [`ServerBuilder::allowed_origins`](crate::ServerBuilder::allowed_origins).
+    pub origin: Option<String>,
+    /// The peer's address, when the connection came over a socket (behind an axum mount, only
+    /// when the app is served with `into_make_service_with_connect_info::<SocketAddr>()`).
+    pub peer_addr: Option<SocketAddr>,
 }
 
 impl Default for AuthRequest {
@@ -42,12 +54,15 @@ impl Default for AuthRequest {
             role: "web".to_owned(),
             client_id: String::new(),
             path: "/".to_owned(),
+            headers: Headers::default(),
+            origin: None,
+            peer_addr: None,
         }
     }
 }
 
-impl std::fmt::Debug for AuthRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Debug for AuthRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let token = if self.token.is_empty() {
             ""
         } else {
@@ -58,6 +73,88 @@ impl std::fmt::Debug for AuthRequest {
             .field("role", &self.role)
             .field("client_id", &self.client_id)
             .field("path", &self.path)
+            .field("headers", &self.headers)
+            .field("origin", &self.origin)
+            .field("peer_addr", &self.peer_addr)
+            .finish()
+    }
+}
+
+/// Headers whose values `Debug` never shows.
+const SECRET_HEADERS: [&str; 5] = [
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "sec-websocket-key",
+    "x-api-key",
+];
+
+/// The headers of an upgrade request, in the order received; names are matched without
+/// regard to case. `Debug` hides the values of `Authorization`, `Cookie` and the like.
+///
+/// ```
+/// use echorpc::Headers;
+/// let mut headers = Headers::new();
+/// headers.append("Authorization", "Bearer s3cret");
+/// assert_eq!(headers.get("authorization"), Some("Bearer s3cret"));
+/// assert!(!format!("{headers:?}").contains("s3cret"));
+/// ```
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Headers(Vec<(String, String)>);
+
+impl Headers {
+    /// No headers.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a header (the name is stored in lowercase).
+    pub fn append(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        let mut name = name.into();
+        name.make_ascii_lowercase();
+        self.0.push((name, value.into()));
+    }
+
+    /// The first value of `name`.
+    pub fn get<'a>(&'a self, name: &'a str) -> Option<&'a str> {
+        self.get_all(name).next()
+    }
+
+    /// Every value of `name`, in order.
+    pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.0
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every header as (lowercase name, value).
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
+    /// How many headers there are.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Headers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.0.iter().map(|(name, value)| {
+                let shown = if SECRET_HEADERS.contains(&name.as_str()) {
+                    crate::connection::REDACTED
+                } else {
+                    value.as_str()
+                };
+                (name, shown)
+            }))
             .finish()
     }
 }
@@ -115,8 +212,8 @@ type AuthFn = dyn Fn(AuthRequest) -> BoxFuture<AuthDecision> + Send + Sync;
 #[derive(Clone)]
 pub(crate) struct Authenticator(Arc<AuthFn>);
 
-impl std::fmt::Debug for Authenticator {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Authenticator")
     }
 }

@@ -46,6 +46,8 @@
 //!
 //! The library logs through `tracing` and never prints.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod auth;
 mod backoff;
 mod batch;
@@ -58,6 +60,8 @@ pub mod handler;
 mod heartbeat;
 mod hooks;
 mod message;
+mod net;
+mod observe;
 mod pending;
 mod raw;
 mod registration;
@@ -65,10 +69,13 @@ mod registry;
 mod router;
 mod server;
 mod service;
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+pub mod tls;
 pub mod transport;
 mod ws;
 
-pub use auth::{AuthDecision, AuthRequest};
+pub use auth::{AuthDecision, AuthRequest, Headers};
 pub use backoff::Backoff;
 pub use batch::{Batch, BatchResults, BatchSlot};
 pub use client::{Client, ClientBuilder};
@@ -80,6 +87,7 @@ pub use connection::{Connection, ConnectionId, Metadata};
 pub use error::{Error, ErrorCode, ErrorObject, Result};
 pub use raw::{Params, RawJson};
 pub use registry::SubscriptionId;
+pub use observe::ServerStats;
 pub use server::{Server, ServerBuilder};
 pub use service::{Handlers, Peer, Service};
 

@@ -3,6 +3,7 @@
 
 #![allow(missing_docs, unreachable_pub)]
 
+pub mod certs;
 pub mod interop;
 
 use std::future::Future;

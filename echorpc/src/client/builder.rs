@@ -30,6 +30,10 @@ pub struct ClientBuilder {
     pub(crate) connect_timeout: Duration,
     pub(crate) reconnect: Option<Backoff>,
     pub(crate) settings: Settings,
+    /// Extra headers of the upgrade request (values may be secrets: never shown).
+    pub(crate) headers: Vec<(String, String)>,
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<crate::tls::ClientTls>,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -47,7 +51,15 @@ impl std::fmt::Debug for ClientBuilder {
             .field("connect_timeout", &self.connect_timeout)
             .field("reconnect", &self.reconnect)
             .field("settings", &self.settings)
-            .finish()
+            .field(
+                "headers",
+                &self
+                    .headers
+                    .iter()
+                    .map(|(name, _)| name)
+                    .collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
     }
 }
 
@@ -61,7 +73,30 @@ impl ClientBuilder {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             reconnect: Some(Backoff::default()),
             settings: Settings::default(),
+            headers: Vec::new(),
+            #[cfg(feature = "tls")]
+            tls: None,
         }
+    }
+
+    /// Adds a header to the upgrade request, e.g. `Authorization: Bearer …` for a server that
+    /// reads it (see [`AuthRequest::headers`](crate::AuthRequest::headers)). The `token` query
+    /// parameter is still sent as the reference does. The value is never logged; an invalid
+    /// name or value makes [`Client::connect`] fail with [`Error::Connect`](crate::Error::Connect).
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// What the client trusts when the URL is `wss://`; default [`ClientTls::new`]
+    /// (Mozilla's roots, and the platform's with the `tls-native-roots` feature).
+    ///
+    /// [`ClientTls::new`]: crate::tls::ClientTls::new
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn tls(mut self, tls: crate::tls::ClientTls) -> Self {
+        self.tls = Some(tls);
+        self
     }
 
     /// The `token` sent to the server's auth handler; default none.
@@ -91,6 +126,22 @@ impl ClientBuilder {
     /// How long calls wait for their answers unless given their own timeout; default 30 s.
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.settings.request_timeout = timeout;
+        self
+    }
+
+    /// A time budget for every handler without one of its own (`#[echorpc(timeout = "…")]`):
+    /// a handler still running after it is cancelled and its request answered `-32002`.
+    /// Default: none (handlers run as long as they take).
+    pub fn handler_timeout(mut self, budget: Duration) -> Self {
+        self.settings.handler_timeout = Some(budget);
+        self
+    }
+
+    /// Whether a call abandoned before its answer (its future dropped, its timeout passed)
+    /// sends `$/cancelRequest` so the peer stops its handler; default `true`. Peers that do not
+    /// know the notification ignore it, as the reference packages do.
+    pub fn send_cancellations(mut self, send: bool) -> Self {
+        self.settings.send_cancellations = send;
         self
     }
 

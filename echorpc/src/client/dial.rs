@@ -1,12 +1,18 @@
-//! Opening one WebSocket to the server: the URL with its query parameters, and the upgrade.
+//! Opening one WebSocket to the server: the URL with its query parameters, TCP, TLS for
+//! `wss://`, and the upgrade with any extra headers.
 
 use std::fmt::Write as _;
+#[cfg(feature = "tls")]
+use std::sync::Arc;
 
 use tokio::net::TcpStream;
 
 use crate::config::Limits;
 use crate::error::Error;
-use crate::ws::socket::{IntoClientRequest, WebSocketStream, WsError, client_async_with_config};
+use crate::net::Stream;
+use crate::ws::socket::{
+    IntoClientRequest, WebSocketStream, WsError, client_async_with_config, http,
+};
 
 /// The server's URL with `token`, `role` and `client_id` appended; empty values are left out.
 pub(crate) fn url_with_query(url: &str, params: &[(&str, &str)]) -> String {
@@ -56,49 +62,140 @@ pub(crate) enum DialError {
     Failed(Error),
 }
 
-/// Connects to `url` and upgrades; `shown` is the URL as errors and logs may show it.
-pub(crate) async fn dial(
-    url: &str,
-    shown: &str,
-    limits: &Limits,
-) -> Result<WebSocketStream<TcpStream>, DialError> {
-    let failed = |reason: String| DialError::Failed(Error::connect(shown, reason));
-    let request = url
-        .into_client_request()
-        .map_err(|err| failed(format!("not a valid URL: {err}")))?;
-    let uri = request.uri();
-    if uri.scheme_str() != Some("ws") {
-        return Err(failed(format!(
-            "unsupported scheme {:?}: only ws:// is built in",
-            uri.scheme_str().unwrap_or("")
-        )));
-    }
-    let host = uri
-        .host()
-        .unwrap_or("localhost")
-        .trim_matches(['[', ']'])
-        .to_owned();
-    let port = uri.port_u16().unwrap_or(80);
-    let stream = TcpStream::connect((host.as_str(), port))
-        .await
-        .map_err(|err| {
-            DialError::Failed(Error::connect_because(shown, "TCP connect failed", err))
-        })?;
-    let _ = stream.set_nodelay(true);
-    match client_async_with_config(request, stream, Some(crate::ws::config(limits))).await {
-        Ok((socket, _response)) => Ok(socket),
-        Err(WsError::Http(response)) if response.status().as_u16() == 401 => {
-            Err(DialError::Unauthorized)
+/// What every dial of one client uses besides the URL: TLS and extra upgrade headers.
+#[derive(Debug, Default)]
+pub(crate) struct Dialer {
+    /// The client's own TLS settings, resolved once; `None` uses the process-wide default.
+    #[cfg(feature = "tls")]
+    tls: Option<Result<Arc<crate::tls::rustls::ClientConfig>, crate::tls::TlsError>>,
+    headers: Vec<(String, String)>,
+}
+
+impl Dialer {
+    pub(crate) fn new(builder: &crate::client::ClientBuilder) -> Self {
+        Self {
+            #[cfg(feature = "tls")]
+            tls: builder.tls.as_ref().map(crate::tls::ClientTls::config),
+            headers: builder.headers.clone(),
         }
-        Err(WsError::Http(response)) => Err(failed(format!(
-            "upgrade refused with HTTP {}",
-            response.status()
-        ))),
-        Err(err) => Err(DialError::Failed(Error::connect_because(
+    }
+
+    /// The extra headers, as an in-process server's auth handler sees them.
+    pub(crate) fn headers(&self) -> crate::auth::Headers {
+        let mut headers = crate::auth::Headers::new();
+        for (name, value) in &self.headers {
+            headers.append(name.as_str(), value.as_str());
+        }
+        headers
+    }
+
+    /// Connects to `url` and upgrades; `shown` is the URL as errors and logs may show it.
+    pub(crate) async fn dial(
+        &self,
+        url: &str,
+        shown: &str,
+        limits: &Limits,
+    ) -> Result<WebSocketStream<Stream>, DialError> {
+        let failed = |reason: String| DialError::Failed(Error::connect(shown, reason));
+        let mut request = url
+            .into_client_request()
+            .map_err(|err| failed(format!("not a valid URL: {err}")))?;
+        for (name, value) in &self.headers {
+            let name = http::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| failed(format!("invalid upgrade header name {name:?}")))?;
+            // The value may be a secret: never shown.
+            let value = http::HeaderValue::from_str(value)
+                .map_err(|_| failed(format!("invalid value for upgrade header {name}")))?;
+            request.headers_mut().append(name, value);
+        }
+        let uri = request.uri();
+        let secure = match uri.scheme_str() {
+            Some("ws") => false,
+            Some("wss") => true,
+            other => {
+                return Err(failed(format!(
+                    "unsupported scheme {:?}: use ws:// or wss://",
+                    other.unwrap_or("")
+                )));
+            }
+        };
+        let host = uri
+            .host()
+            .unwrap_or("localhost")
+            .trim_matches(['[', ']'])
+            .to_owned();
+        let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
+        let tcp = TcpStream::connect((host.as_str(), port))
+            .await
+            .map_err(|err| {
+                DialError::Failed(Error::connect_because(shown, "TCP connect failed", err))
+            })?;
+        let _ = tcp.set_nodelay(true);
+        let stream = if secure {
+            self.tls_handshake(tcp, host, shown).await?
+        } else {
+            Stream::Plain(tcp)
+        };
+        match client_async_with_config(request, stream, Some(crate::ws::config(limits))).await {
+            Ok((socket, _response)) => Ok(socket),
+            Err(WsError::Http(response)) if response.status().as_u16() == 401 => {
+                Err(DialError::Unauthorized)
+            }
+            Err(WsError::Http(response)) => Err(failed(format!(
+                "upgrade refused with HTTP {}",
+                response.status()
+            ))),
+            Err(err) => Err(DialError::Failed(Error::connect_because(
+                shown,
+                "WebSocket upgrade failed",
+                err,
+            ))),
+        }
+    }
+
+    #[cfg(feature = "tls")]
+    async fn tls_handshake(
+        &self,
+        tcp: TcpStream,
+        host: String,
+        shown: &str,
+    ) -> Result<Stream, DialError> {
+        use crate::tls::rustls::pki_types::ServerName;
+        let config = match &self.tls {
+            Some(config) => config.clone(),
+            None => crate::tls::default_client_config(),
+        }
+        .map_err(|err| {
+            DialError::Failed(Error::connect(shown, format!("TLS configuration: {err}")))
+        })?;
+        let name = ServerName::try_from(host).map_err(|err| {
+            DialError::Failed(Error::connect_because(
+                shown,
+                "not a valid TLS server name",
+                err,
+            ))
+        })?;
+        let tls = tokio_rustls::TlsConnector::from(config)
+            .connect(name, tcp)
+            .await
+            .map_err(|err| {
+                let reason = format!("TLS handshake failed: {err}");
+                DialError::Failed(Error::connect_because(shown, reason, err))
+            })?;
+        Ok(Stream::TlsClient(Box::new(tls)))
+    }
+
+    #[cfg(not(feature = "tls"))]
+    async fn tls_handshake(
+        &self,
+        _tcp: TcpStream,
+        _host: String,
+        shown: &str,
+    ) -> Result<Stream, DialError> {
+        Err(DialError::Failed(Error::connect(
             shown,
-            "WebSocket upgrade failed",
-            err,
-        ))),
+            "wss:// needs the `tls` feature of echorpc".to_owned(),
+        )))
     }
 }
 

@@ -28,7 +28,7 @@ use crate::registration::registration_surface;
 use crate::registry::Registry;
 use crate::transport::Transport;
 use crate::ws::WsTransport;
-use dial::{DialError, dial, url_with_query, without_query};
+use dial::{DialError, Dialer, url_with_query, without_query};
 use supervisor::{Phase, install, supervise};
 
 /// A JSON-RPC client over WebSocket. Cheap to clone: clones share the connection, handlers and
@@ -72,6 +72,8 @@ struct Inner {
     /// The URL without its query: what logs and `Debug` show.
     shown_url: String,
     meta: Metadata,
+    /// TLS and extra headers of every dial.
+    dialer: Dialer,
     connect_timeout: Duration,
     reconnect: Option<Backoff>,
     settings: Settings,
@@ -122,6 +124,7 @@ impl Client {
                 url,
                 shown_url: without_query(&builder.url).to_owned(),
                 meta: Metadata::from_map(meta),
+                dialer: Dialer::new(&builder),
                 connect_timeout: builder.connect_timeout,
                 reconnect: builder.reconnect,
                 settings: builder.settings,
@@ -139,11 +142,15 @@ impl Client {
 
     /// What this client presents to a server's auth handler.
     pub(crate) fn auth_request(&self) -> AuthRequest {
-        let mut request = AuthRequest::default();
-        request.token = self.inner.meta.token().to_owned();
-        request.role = self.inner.meta.role().to_owned();
-        request.client_id = self.inner.meta.client_id().to_owned();
-        request
+        let headers = self.inner.dialer.headers();
+        AuthRequest {
+            token: self.inner.meta.token().to_owned(),
+            role: self.inner.meta.role().to_owned(),
+            client_id: self.inner.meta.client_id().to_owned(),
+            origin: headers.get("origin").map(str::to_owned),
+            headers,
+            ..AuthRequest::default()
+        }
     }
 
     /// Connects, retrying with backoff (when reconnecting is on) until the connect timeout.
@@ -169,7 +176,9 @@ impl Client {
         let socket = loop {
             let attempt = tokio::time::timeout_at(
                 deadline,
-                dial(&self.inner.url, shown, &self.inner.settings.limits),
+                self.inner
+                    .dialer
+                    .dial(&self.inner.url, shown, &self.inner.settings.limits),
             )
             .await;
             let failure = match attempt {

@@ -7,7 +7,7 @@ use std::sync::PoisonError;
 use std::sync::atomic::Ordering;
 
 use crate::client::Inner;
-use crate::client::dial::{DialError, dial};
+use crate::client::dial::DialError;
 use crate::connection::Connection;
 use crate::connection::driver::{self, Ended};
 use crate::handler::BoxFuture;
@@ -39,12 +39,11 @@ pub(super) struct Established {
 
 /// Starts a connection over `transport` and makes it the current one.
 pub(super) fn install<T: Transport>(inner: &Arc<Inner>, transport: T) -> Established {
-    let (conn, outbound) = Connection::new(inner.meta.clone(), inner.settings);
+    let conn = Connection::new(inner.meta.clone(), inner.settings);
     let on_open = inner.hooks.on_connect_task(&conn);
     let drive = Box::pin(driver::drive(
         transport,
         conn.clone(),
-        outbound,
         Arc::clone(&inner.registry),
         on_open,
     ));
@@ -98,7 +97,10 @@ pub(super) async fn supervise(inner: Arc<Inner>, first: Established) {
             {
                 return leave(&inner);
             }
-            match dial(&inner.url, &inner.shown_url, &inner.settings.limits).await {
+            let dialed = inner
+                .dialer
+                .dial(&inner.url, &inner.shown_url, &inner.settings.limits);
+            match dialed.await {
                 Ok(socket) => break install(&inner, WsTransport::new(socket)),
                 Err(DialError::Unauthorized) => {
                     tracing::error!(url = %inner.shown_url, "auth failed on reconnect (HTTP 401); giving up");

@@ -29,6 +29,9 @@ pub struct ServerBuilder {
     pub(crate) port: u16,
     pub(crate) auth: Option<Authenticator>,
     pub(crate) settings: Settings,
+    pub(crate) allowed_origins: Option<Vec<String>>,
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<crate::tls::ServerTls>,
 }
 
 impl Default for ServerBuilder {
@@ -38,6 +41,9 @@ impl Default for ServerBuilder {
             port: DEFAULT_PORT,
             auth: None,
             settings: Settings::default(),
+            allowed_origins: None,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
@@ -56,8 +62,30 @@ impl ServerBuilder {
         self
     }
 
-    /// A synchronous auth handler. It sees the dialled `token`, `role` and `client_id`, and
-    /// returns anything that converts into an [`AuthDecision`]: `bool`, a metadata object, or an
+    /// Serves `wss://`: the standalone listener does a TLS handshake before the upgrade. (A
+    /// server mounted in axum or hyper uses that stack's TLS instead.)
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn tls(mut self, tls: crate::tls::ServerTls) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// The origins browsers may connect from, e.g. `https://app.example.com` (compared without
+    /// regard to case). An upgrade whose `Origin` header is not in the list is refused with HTTP
+    /// 403 before the auth handler runs; requests without `Origin` (non-browser clients) are not
+    /// affected. Default: every origin.
+    pub fn allowed_origins<I, S>(mut self, origins: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.allowed_origins = Some(origins.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// A synchronous auth handler. It sees the dialled `token`, `role` and `client_id`, the
+    /// path, headers, `Origin` and peer address (see [`AuthRequest`]), and returns anything that converts into an [`AuthDecision`]: `bool`, a metadata object, or an
     /// `Option`/`Result` of one. Without a handler every client is accepted.
     pub fn auth<F, D>(mut self, check: F) -> Self
     where
@@ -95,6 +123,22 @@ impl ServerBuilder {
     /// How long calls made to clients wait for their answers; default 30 s.
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.settings.request_timeout = timeout;
+        self
+    }
+
+    /// A time budget for every handler without one of its own (`#[echorpc(timeout = "…")]`):
+    /// a handler still running after it is cancelled and its request answered `-32002`.
+    /// Default: none (handlers run as long as they take).
+    pub fn handler_timeout(mut self, budget: Duration) -> Self {
+        self.settings.handler_timeout = Some(budget);
+        self
+    }
+
+    /// Whether a call abandoned before its answer (its future dropped, its timeout passed)
+    /// sends `$/cancelRequest` so the peer stops its handler; default `true`. Peers that do not
+    /// know the notification ignore it, as the reference packages do.
+    pub fn send_cancellations(mut self, send: bool) -> Self {
+        self.settings.send_cancellations = send;
         self
     }
 

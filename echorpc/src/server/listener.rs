@@ -1,14 +1,17 @@
-//! The standalone listener: accepts TCP connections, reads and answers the HTTP upgrade
-//! (auth before 101, 401 on reject, 503 past the connection limit), then runs the session.
+//! The standalone listener: accepts TCP connections, does the TLS handshake when the server
+//! has a certificate, reads and answers the HTTP upgrade through the shared admission path
+//! ([`session::admit`]: 403 for a refused origin, 503 past the connection limit, 401 on
+//! reject, auth before 101), then runs the session.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::server::Server;
+use crate::net::Stream;
 use crate::server::session;
-use crate::server::upgrade::{self, HANDSHAKE_TIMEOUT, Refusal};
+use crate::server::upgrade::{self, HANDSHAKE_TIMEOUT, Upgrade};
+use crate::server::{Inner, Server};
 use crate::ws::WsTransport;
 use crate::ws::socket::{Role, WebSocketStream};
 
@@ -31,32 +34,60 @@ pub(super) async fn accept_loop(server: Server, listener: TcpListener) {
     }
 }
 
-async fn handle_socket(server: Server, mut stream: TcpStream, peer: SocketAddr) {
+/// TLS (when configured) and the upgrade request; `None` when the peer failed the TLS
+/// handshake (logged).
+async fn handshake(
+    inner: &Inner,
+    tcp: TcpStream,
+    peer: SocketAddr,
+) -> Option<(Stream, Result<Upgrade, upgrade::Refusal>)> {
+    #[cfg(feature = "tls")]
+    let mut stream = match &inner.tls {
+        Some(tls) => match tls.acceptor().accept(tcp).await {
+            Ok(tls) => Stream::TlsServer(Box::new(tls)),
+            Err(err) => {
+                tracing::info!(%peer, %err, "TLS handshake failed");
+                return None;
+            }
+        },
+        None => Stream::Plain(tcp),
+    };
+    #[cfg(not(feature = "tls"))]
+    let mut stream = {
+        let _ = (inner, peer);
+        Stream::Plain(tcp)
+    };
+    let read = upgrade::read_upgrade(&mut stream).await;
+    Some((stream, read))
+}
+
+async fn handle_socket(server: Server, tcp: TcpStream, peer: SocketAddr) {
     let inner = &server.inner;
-    let _ = stream.set_nodelay(true);
+    let _ = tcp.set_nodelay(true);
     let slot = session::take_slot(inner);
     let mut stopped = inner.stopped.subscribe();
     let read = tokio::select! {
-        read = tokio::time::timeout(HANDSHAKE_TIMEOUT, upgrade::read_upgrade(&mut stream)) => read,
+        read = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake(inner, tcp, peer)) => read,
         // A handshake does not hold up `stop`.
         _ = stopped.wait_for(|stopped| *stopped) => return,
     };
-    let upgrade = match read {
-        Ok(Ok(upgrade)) => upgrade,
-        Ok(Err(refusal)) => {
-            tracing::debug!(%peer, status = refusal.status, "upgrade refused");
+    let (mut stream, upgrade) = match read {
+        Ok(Some((stream, Ok(upgrade)))) => (stream, upgrade),
+        Ok(Some((mut stream, Err(refusal)))) => {
+            inner.counters.upgrade_rejected(refusal.status);
+            tracing::info!(%peer, status = refusal.status, "upgrade refused: bad upgrade request");
             return upgrade::refuse(&mut stream, refusal).await;
         }
+        Ok(None) => return,
         Err(_) => return tracing::debug!(%peer, "upgrade request timed out"),
     };
-    let Some(_slot) = slot.filter(|_| !server.is_stopped()) else {
-        tracing::warn!(%peer, "connection limit reached; refusing with 503");
-        return upgrade::refuse(&mut stream, Refusal::BUSY).await;
+    let mut request = upgrade.auth.clone();
+    request.peer_addr = Some(peer);
+    let meta = match session::admit(inner, slot, request).await {
+        Ok((slot, meta)) => (slot, meta),
+        Err(refusal) => return upgrade::refuse(&mut stream, refusal).await,
     };
-    let Ok(meta) = session::authorize(inner, upgrade.auth.clone()).await else {
-        tracing::info!(%peer, "auth rejected; answering 401");
-        return upgrade::refuse(&mut stream, Refusal::UNAUTHORIZED).await;
-    };
+    let (_slot, meta) = meta;
     if let Err(err) = upgrade::accept(&mut stream, &upgrade).await {
         return tracing::debug!(%peer, %err, "upgrade answer failed");
     }

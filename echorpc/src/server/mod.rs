@@ -6,7 +6,7 @@ mod builder;
 mod listener;
 mod session;
 mod tasks;
-mod upgrade;
+pub(crate) mod upgrade;
 
 pub use builder::ServerBuilder;
 
@@ -25,6 +25,7 @@ use crate::config::Settings;
 use crate::connection::{Connection, ConnectionId};
 use crate::error::Error;
 use crate::hooks::Hooks;
+use crate::observe::{Counters, ServerStats};
 use crate::registration::registration_surface;
 use crate::registry::Registry;
 use crate::transport::{Close, Transport, memory};
@@ -32,6 +33,8 @@ use tasks::Tasks;
 
 /// How long [`Server::stop`] waits for connections to finish their close handshakes.
 const STOP_GRACE: Duration = Duration::from_secs(5);
+/// How often [`Server::shutdown`] looks whether a connection's calls have been answered.
+const DRAIN_POLL: Duration = Duration::from_millis(10);
 
 /// A JSON-RPC server over WebSocket. Cheap to clone: clones share the handlers, connections and
 /// lifecycle, so handlers can capture the server to broadcast ([`stop`](Self::stop) drops the
@@ -67,6 +70,11 @@ struct Inner {
     port: u16,
     auth: Option<Authenticator>,
     settings: Settings,
+    /// Origins browsers may connect from; `None` allows all.
+    allowed_origins: Option<Vec<String>>,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::ServerTls>,
+    counters: Counters,
     registry: Arc<Registry>,
     hooks: Arc<Hooks>,
     connections: RwLock<HashMap<ConnectionId, Connection>>,
@@ -100,6 +108,10 @@ impl Server {
                 port: builder.port,
                 auth: builder.auth,
                 settings: builder.settings,
+                allowed_origins: builder.allowed_origins,
+                #[cfg(feature = "tls")]
+                tls: builder.tls,
+                counters: Counters::default(),
                 registry: Arc::default(),
                 hooks: Arc::default(),
                 connections: RwLock::default(),
@@ -127,6 +139,28 @@ impl Server {
             }
         });
         all
+    }
+
+    /// A snapshot of the figures an operator watches: open connections (by role), connections
+    /// opened, upgrades refused by status, peers dropped for a full queue or a missed pong.
+    /// With the `metrics` feature the same figures also go to the `metrics` facade.
+    ///
+    /// ```
+    /// let server = echorpc::Server::builder().build();
+    /// let stats = server.stats();
+    /// assert_eq!(stats.open_connections, 0);
+    /// assert_eq!(stats.connections_opened, 0);
+    /// ```
+    pub fn stats(&self) -> ServerStats {
+        let mut stats = self.inner.counters.snapshot();
+        self.for_each_connection(|conn| {
+            stats.open_connections += 1;
+            *stats
+                .open_by_role
+                .entry(conn.meta().role().to_owned())
+                .or_default() += 1;
+        });
+        stats
     }
 
     fn for_each_connection(&self, mut f: impl FnMut(&Connection)) {
@@ -245,8 +279,57 @@ impl Server {
     /// Stops accepting, closes every connection (their pending calls fail with
     /// [`Error::NotConnected`]), waits a few seconds at most until they are closed and their
     /// `on_disconnect` hooks have run, then stops whatever still runs and drops every handler
-    /// and hook.
+    /// and hook. [`shutdown`](Self::shutdown) lets calls in flight finish first.
     pub async fn stop(&self) {
+        self.stop_accepting();
+        for conn in &self.connections() {
+            conn.request_close(Close::new(1001, "server stopping"));
+        }
+        self.finish_stop().await;
+    }
+
+    /// Stops gracefully within `deadline`: stops accepting (upgrades in progress are refused),
+    /// then closes each connection with 1001 "going away" as soon as the calls in flight on it
+    /// (the peer's requests to this side's handlers and this side's calls to the peer) have
+    /// been answered, or when the deadline passes; runs the `on_disconnect` hooks; then stops
+    /// what still runs and drops every handler and hook, as [`stop`](Self::stop) does. Calls
+    /// still pending at the deadline fail with [`Error::NotConnected`].
+    ///
+    /// Connections served through [`accept`](Self::accept) or a hyper/axum mount are drained
+    /// the same way. A stopped server does not start again.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), echorpc::Error> {
+    /// use std::time::Duration;
+    /// let server = echorpc::Server::builder().host("127.0.0.1").port(0).build();
+    /// server.start().await?;
+    /// server.shutdown(Duration::from_secs(5)).await;
+    /// assert!(server.local_addr().is_none());
+    /// # Ok(()) }
+    /// ```
+    pub async fn shutdown(&self, deadline: Duration) {
+        let until = tokio::time::Instant::now() + deadline;
+        self.stop_accepting();
+        tracing::info!(?deadline, "shutting down: draining connections");
+        let drains = self.connections().into_iter().map(|conn| async move {
+            let idle = async {
+                while conn.is_open() && (conn.requests_in_flight() > 0 || conn.pending_calls() > 0)
+                {
+                    tokio::time::sleep(DRAIN_POLL).await;
+                }
+            };
+            if tokio::time::timeout_at(until, idle).await.is_err() {
+                tracing::info!(connection = %conn.id(), "drain deadline passed; closing with calls in flight");
+            }
+            conn.request_close(Close::new(1001, "going away"));
+        });
+        futures::future::join_all(drains).await;
+        self.finish_stop().await;
+    }
+
+    /// Flags the server stopped and stops the accept loop.
+    fn stop_accepting(&self) {
         self.inner.stopped.send_replace(true);
         let running = self
             .inner
@@ -257,10 +340,11 @@ impl Server {
         if let Some(running) = running {
             running.accept.abort();
         }
-        let connections = self.connections();
-        for conn in &connections {
-            conn.request_close(Close::new(1001, "server stopping"));
-        }
+    }
+
+    /// Waits (bounded) for every connection task to end, then stops the rest and drops the
+    /// handlers and hooks.
+    async fn finish_stop(&self) {
         if tokio::time::timeout(STOP_GRACE, self.inner.tasks.until_empty())
             .await
             .is_err()

@@ -1,14 +1,16 @@
 //! The HTTP side of accepting a WebSocket: reading the upgrade request, answering it with
-//! 101, or refusing it with 400, 401, 426 or 503 before any WebSocket frame.
+//! 101, or refusing it with 400, 401, 403, 426 or 503 before any WebSocket frame.
 //!
 //! The upgrade is done here rather than inside tungstenite so that the (possibly async) auth
-//! handler can run between reading the request and answering it.
+//! handler can run between reading the request and answering it. [`check_upgrade`] is the one
+//! check of a request's method, headers and query, used by the standalone listener (through
+//! [`read_upgrade`]) and by the hyper/axum mount alike.
 
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::auth::AuthRequest;
+use crate::auth::{AuthRequest, Headers};
 use crate::ws::socket::derive_accept_key;
 
 /// Largest upgrade request read, headers included.
@@ -35,9 +37,10 @@ pub(crate) struct Refusal {
 
 impl Refusal {
     pub(crate) const UNAUTHORIZED: Self = Self::new(401, "Unauthorized");
+    pub(crate) const FORBIDDEN: Self = Self::new(403, "Forbidden");
     pub(crate) const BUSY: Self = Self::new(503, "Service Unavailable");
 
-    const fn new(status: u16, reason: &'static str) -> Self {
+    pub(crate) const fn new(status: u16, reason: &'static str) -> Self {
         Self { status, reason }
     }
 }
@@ -74,40 +77,56 @@ pub(crate) async fn read_upgrade<S: AsyncRead + Unpin>(stream: &mut S) -> Result
     }
 }
 
-fn header<'a>(request: &'a httparse::Request<'_, '_>, name: &str) -> Option<&'a str> {
-    request
-        .headers
-        .iter()
-        .find(|h| h.name.eq_ignore_ascii_case(name))
-        .and_then(|h| std::str::from_utf8(h.value).ok())
-        .map(str::trim)
-}
-
 fn has_token(value: Option<&str>, token: &str) -> bool {
     value.is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
 }
 
 fn check_request(request: &httparse::Request<'_, '_>) -> Result<Upgrade, Refusal> {
+    let mut headers = Headers::new();
+    for header in request.headers.iter() {
+        headers.append(header.name, String::from_utf8_lossy(header.value).trim());
+    }
+    let method = request.method.unwrap_or("");
+    let target = request.path.ok_or(Refusal::new(400, "Bad Request"))?;
+    let (auth, key) = check_upgrade(method, target, headers)?;
+    Ok(Upgrade {
+        auth,
+        key,
+        leftover: Vec::new(),
+    })
+}
+
+/// Checks a WebSocket upgrade request (`method`, request `target` with its query, `headers`)
+/// and returns what the auth handler sees (without the peer's address) and the client's
+/// `Sec-WebSocket-Key`.
+pub(crate) fn check_upgrade(
+    method: &str,
+    target: &str,
+    headers: Headers,
+) -> Result<(AuthRequest, String), Refusal> {
     let bad = Refusal::new(400, "Bad Request");
-    if request.method != Some("GET") {
+    if method != "GET" {
         return Err(Refusal::new(405, "Method Not Allowed"));
     }
-    if !has_token(header(request, "upgrade"), "websocket")
-        || !has_token(header(request, "connection"), "upgrade")
+    if !has_token(headers.get("upgrade"), "websocket")
+        || !has_token(headers.get("connection"), "upgrade")
     {
         return Err(Refusal::new(426, "Upgrade Required"));
     }
-    if header(request, "sec-websocket-version") != Some("13") {
+    if headers.get("sec-websocket-version").map(str::trim) != Some("13") {
         return Err(Refusal::new(426, "Upgrade Required"));
     }
-    let key = header(request, "sec-websocket-key").ok_or(bad)?.to_owned();
-    let target = request.path.ok_or(bad)?;
+    let key = headers
+        .get("sec-websocket-key")
+        .map(str::trim)
+        .filter(|key| !key.is_empty())
+        .ok_or(bad)?
+        .to_owned();
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let mut auth = AuthRequest {
-        token: String::new(),
-        role: "web".to_owned(),
-        client_id: String::new(),
         path: path.to_owned(),
+        origin: headers.get("origin").map(str::to_owned),
+        ..AuthRequest::default()
     };
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -119,11 +138,13 @@ fn check_request(request: &httparse::Request<'_, '_>) -> Result<Upgrade, Refusal
         };
         *slot = percent_decode(value);
     }
-    Ok(Upgrade {
-        auth,
-        key,
-        leftover: Vec::new(),
-    })
+    auth.headers = headers;
+    Ok((auth, key))
+}
+
+/// The `Sec-WebSocket-Accept` value answering `key`.
+pub(crate) fn accept_key(key: &str) -> String {
+    derive_accept_key(key.as_bytes())
 }
 
 /// Decodes `application/x-www-form-urlencoded` text (`+` is a space), as Python's `parse_qs`.
@@ -158,7 +179,7 @@ pub(crate) async fn accept<S: AsyncWrite + Unpin>(
 ) -> std::io::Result<()> {
     let response = format!(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
-        derive_accept_key(upgrade.key.as_bytes())
+        accept_key(&upgrade.key)
     );
     stream.write_all(response.as_bytes()).await
 }

@@ -29,6 +29,7 @@ pub(crate) mod socket {
     pub(crate) use tokio_tungstenite::WebSocketStream;
     pub(crate) use tokio_tungstenite::tungstenite::Error as WsError;
     pub(crate) use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+    pub(crate) use tokio_tungstenite::tungstenite::http;
     pub(crate) use tokio_tungstenite::tungstenite::protocol::Role;
     pub(crate) use tokio_tungstenite::{
         client_async_with_config, tungstenite::client::IntoClientRequest,

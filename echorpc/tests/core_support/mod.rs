@@ -104,6 +104,32 @@ impl RawPeer {
         tokio::time::timeout(wait, self.end.next()).await.is_err()
     }
 
+    /// Whether nothing but `$/cancelRequest` notifications (sent for calls their caller gave
+    /// up on) arrives within `wait` (virtual time). Returns the first other frame, if any.
+    pub async fn quiet_but_cancellations(&mut self, wait: Duration) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + wait;
+        while let Ok(next) = tokio::time::timeout_at(deadline, self.end.next()).await {
+            let Some(Ok(frame)) = next else {
+                return Some(Value::from("the end of the connection"));
+            };
+            let message: Value = serde_json::from_str(frame.as_str()).expect("JSON");
+            if !is_cancellation(&message) {
+                return Some(message);
+            }
+        }
+        None
+    }
+
+    /// The next frame that is not a `$/cancelRequest` notification.
+    pub async fn recv_skipping_cancellations(&mut self) -> Value {
+        loop {
+            let message = self.recv().await;
+            if !is_cancellation(&message) {
+                return message;
+            }
+        }
+    }
+
     /// Sends a close, as a peer ending the connection does.
     pub async fn close(&mut self) {
         let _ = self
@@ -121,6 +147,11 @@ pub fn request(id: impl Into<Value>, method: &str, params: Value) -> Value {
 /// A notification (event) frame.
 pub fn notification(method: &str, params: Value) -> Value {
     json!({ "jsonrpc": "2.0", "method": method, "params": params })
+}
+
+/// Whether `message` is a `$/cancelRequest` notification.
+pub fn is_cancellation(message: &Value) -> bool {
+    message["method"] == "$/cancelRequest" && message.get("id").is_none()
 }
 
 /// The `error.code` of a response, if it is an error.

@@ -4,10 +4,17 @@
 //! [`Callbacks`] service (`double` {x} → x*2, and the `chat` event), prints the result of
 //! add {1,2}, publishes `chat` {"text":"hello"}, sends the batch [add {1,2}, add {3,4}] and
 //! prints its results (a typed batch), then disconnects. Exits non-zero with a message on any failure.
+//!
+//! `wss://` URLs are verified against the usual roots plus the PEM certificate named by
+//! `$ECHORPC_TLS_CA`, when set (see `deploy.rs`); an unreadable or invalid file is an error.
 
+use echorpc::tls::ClientTls;
 use echorpc::{Client, Error};
 use echorpc_examples::{AppBatch, AppClient, Callbacks, CallbacksServer, Chat};
 use serde_json::Value;
+
+#[path = "deploy.rs"]
+mod deploy;
 
 /// The client's implementation of [`Callbacks`].
 struct Example;
@@ -30,9 +37,9 @@ impl Callbacks for Example {
     }
 }
 
-async fn run() -> Result<(), Error> {
+async fn run(tls: ClientTls) -> Result<(), Error> {
     let url = std::env::var("ECHORPC_URL").unwrap_or_else(|_| "ws://localhost:9100".to_owned());
-    let client = Client::builder(url).token("secret").build();
+    let client = Client::builder(url).token("secret").tls(tls).build();
     client.mount(CallbacksServer::new(Example))?;
     client.connect().await?;
     let app = AppClient::new(&client);
@@ -54,7 +61,14 @@ async fn run() -> Result<(), Error> {
 
 #[tokio::main]
 async fn main() {
-    if let Err(err) = run().await {
+    let tls = match deploy::client_tls_from_env() {
+        Ok(tls) => tls,
+        Err(err) => {
+            eprintln!("client: {err}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(err) = run(tls).await {
         eprintln!("client: {err}");
         std::process::exit(1);
     }

@@ -2,12 +2,18 @@
 //!
 //! Listens on 127.0.0.1:`$ECHORPC_PORT` (default 9100) and accepts only the token `secret`.
 //! Heartbeat: `$ECHORPC_PING_MS` (default 30000) and `$ECHORPC_PONG_TIMEOUT_MS` (default 5000).
-//! Prints a line containing `listening` once ready; Ctrl-C stops it.
+//! Prints a line containing `listening` once ready. Serves `wss://` when `$ECHORPC_TLS_CERT` and
+//! `$ECHORPC_TLS_KEY` name PEM files (see `deploy.rs`). Ctrl-C or SIGTERM shuts it down
+//! gracefully within `$ECHORPC_DRAIN_MS` (default 5000): calls in flight are answered, then
+//! every socket closes with 1001 and the process exits 0. Logs go to stderr (`RUST_LOG`).
 //!
 //! It implements the typed [`App`] service (`add`, `whoami`, `ask_double`, `announce`, and the
 //! `chat` event) and calls each client's [`Callbacks`] service back.
 
 use std::time::Duration;
+
+#[path = "deploy.rs"]
+mod deploy;
 
 use echorpc::{Connection, Error, Server};
 use echorpc_examples::{App, AppServer, CallbacksClient, CallbacksEvents, Chat, Sum, Who};
@@ -57,10 +63,14 @@ fn env_number(name: &str, default: u64) -> Result<u64, String> {
     }
 }
 
-fn build() -> Result<Server, String> {
+/// The configured server (handlers, auth, heartbeat, TLS from the environment) and whether it
+/// serves TLS. The axum example mounts the same server.
+pub(crate) fn build() -> Result<(Server, bool), String> {
+    let tls = deploy::server_tls_from_env()?;
+    let secure = tls.is_some();
     let port = env_number("ECHORPC_PORT", 9100)?;
     let port = u16::try_from(port).map_err(|_| format!("ECHORPC_PORT out of range: {port}"))?;
-    let server = Server::builder()
+    let mut builder = Server::builder()
         .host("127.0.0.1")
         .port(port)
         .auth(|req| req.token == "secret")
@@ -71,41 +81,39 @@ fn build() -> Result<Server, String> {
         .pong_timeout(Duration::from_millis(env_number(
             "ECHORPC_PONG_TIMEOUT_MS",
             5_000,
-        )?))
-        .build();
+        )?));
+    if let Some(tls) = tls {
+        builder = builder.tls(tls);
+    }
+    let server = builder.build();
     let app = Example {
         server: server.clone(),
     };
     server
         .mount(AppServer::new(app))
         .map_err(|err| err.to_string())?;
-    Ok(server)
+    Ok((server, secure))
 }
 
 #[tokio::main]
 async fn main() {
-    let server = match build() {
-        Ok(server) => server,
+    deploy::init_tracing();
+    let ((server, secure), drain) = match build().and_then(|s| Ok((s, deploy::drain_deadline()?))) {
+        Ok(built) => built,
         Err(err) => {
             eprintln!("server: {err}");
             std::process::exit(2);
         }
     };
+    let scheme = if secure { "wss" } else { "ws" };
     match server.start().await {
-        Ok(addr) => println!("echorpc example server listening on ws://{addr}"),
+        Ok(addr) => println!("echorpc example server listening on {scheme}://{addr}"),
         Err(err) => {
             eprintln!("server: {err}");
             std::process::exit(1);
         }
     }
-    let stopper = server.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            stopper.stop().await;
-        }
-    });
-    if let Err(err) = server.serve().await {
-        eprintln!("server: {err}");
-        std::process::exit(1);
-    }
+    deploy::shutdown_signal().await;
+    tracing::info!(?drain, "signal received; shutting down");
+    server.shutdown(drain).await;
 }

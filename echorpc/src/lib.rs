@@ -89,6 +89,9 @@ pub use raw::{Params, RawJson};
 pub use registry::SubscriptionId;
 pub use observe::ServerStats;
 pub use server::{Server, ServerBuilder};
+#[cfg(feature = "hyper")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
+pub use server::{UpgradeBody, UpgradeService};
 pub use service::{Handlers, Peer, Service};
 
 #[doc(inline)]

@@ -4,11 +4,15 @@
 mod broadcast;
 mod builder;
 mod listener;
+#[cfg(feature = "hyper")]
+mod mount;
 mod session;
 mod tasks;
 pub(crate) mod upgrade;
 
 pub use builder::ServerBuilder;
+#[cfg(feature = "hyper")]
+pub use mount::{UpgradeBody, UpgradeService};
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -54,6 +54,10 @@ mod batch;
 mod client;
 mod config;
 mod connection;
+#[cfg(feature = "schema")]
+#[cfg_attr(docsrs, doc(cfg(feature = "schema")))]
+pub mod contract;
+mod contract_gate;
 mod error;
 mod frame;
 pub mod handler;

@@ -3,19 +3,23 @@
 //! `cargo run --example server` implements [`App`] and calls the client's [`Callbacks`];
 //! `cargo run --example client` implements [`Callbacks`] and calls [`App`].
 
+#[cfg(feature = "contract")]
+pub mod contract;
+
 use echorpc::{Connection, Error};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// The result of `add`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Sum {
     /// `a + b`.
     pub sum: i64,
 }
 
 /// Who the server sees calling.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Who {
     /// The caller's role.
     pub role: String,
@@ -24,7 +28,7 @@ pub struct Who {
 }
 
 /// A chat message: the `chat` event's data, `{"text": "..."}` on the wire.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Chat {
     /// What was said.
     pub text: String,

@@ -3,6 +3,7 @@
 //! carry `Span::mixed_site()` so they never clash with the user's.
 
 mod client;
+mod contract;
 mod events;
 mod server;
 mod service_trait;
@@ -19,11 +20,13 @@ pub(crate) fn expand(def: &ServiceDef) -> TokenStream {
     let server = server::expand(def);
     let client = client::expand(def);
     let events = events::expand(def);
+    let contract = contract::expand(def);
     quote! {
         #service_trait
         #server
         #client
         #events
+        #contract
     }
 }
 

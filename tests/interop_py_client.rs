@@ -405,10 +405,20 @@ async fn server_initiated_traffic_to_python_clients() {
         })
         .await;
     tokio::time::sleep(Duration::from_millis(700)).await;
+    // The abandoned call is cancelled with `$/cancelRequest` (which the reference ignores).
     assert_eq!(
         frames(),
-        before + 1,
-        "only the sleep request reached a\n{}",
+        before + 2,
+        "only the sleep request and its cancellation reached a\n{}",
+        a.log.describe()
+    );
+    assert_eq!(
+        a.log.count(|l| l["step"] == "frame_in"
+            && l["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("\"$/cancelRequest\""))),
+        1,
+        "{}",
         a.log.describe()
     );
 

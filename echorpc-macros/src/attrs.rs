@@ -1,6 +1,6 @@
 //! The options the macro reads: `#[echorpc::service(namespace = "…")]` on the trait and
-//! `#[echorpc(name = "…", event, params = "named" | "whole")]` on its methods. Unknown keys are
-//! errors that list the allowed ones.
+//! `#[echorpc(name = "…", event, params = "named" | "whole", timeout = "…")]` on its methods.
+//! Unknown keys are errors that list the allowed ones.
 
 use syn::meta::ParseNestedMeta;
 use syn::{Attribute, LitStr};
@@ -10,7 +10,7 @@ use crate::errors::Errors;
 /// The keys `#[echorpc::service(…)]` accepts.
 const SERVICE_KEYS: &str = "`namespace`";
 /// The keys `#[echorpc(…)]` on a method accepts.
-const METHOD_KEYS: &str = "`name`, `event`, `params`";
+const METHOD_KEYS: &str = "`name`, `event`, `params`, `timeout`";
 
 /// Options of the `service` attribute itself.
 #[derive(Default)]
@@ -58,6 +58,8 @@ pub(crate) struct MethodOptions {
     pub(crate) event: Option<proc_macro2::Span>,
     /// `params = "named" | "whole"`, with the literal for error spans.
     pub(crate) params: Option<(ParamsStyle, LitStr)>,
+    /// `timeout = "…"`: the handler's time budget in milliseconds, with the literal.
+    pub(crate) timeout: Option<(u64, LitStr)>,
 }
 
 impl MethodOptions {
@@ -99,10 +101,40 @@ impl MethodOptions {
                 }
             };
             self.params = Some((style, value));
+        } else if meta.path.is_ident("timeout") {
+            let value: LitStr = meta.value()?.parse()?;
+            if self.timeout.is_some() {
+                return Err(meta.error("duplicate `timeout`"));
+            }
+            let millis = parse_duration_millis(&value.value())
+                .map_err(|why| syn::Error::new(value.span(), why))?;
+            self.timeout = Some((millis, value));
         } else {
             return Err(unknown_key(meta, "#[echorpc(...)]", METHOD_KEYS));
         }
         Ok(())
+    }
+}
+
+/// `"250ms"`, `"5s"`, `"2m"` or `"1h"` in milliseconds; a whole, positive number and a unit.
+fn parse_duration_millis(text: &str) -> Result<u64, String> {
+    let usage = "a `timeout` is a whole number and a unit: \"250ms\", \"5s\", \"2m\" or \"1h\"";
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| usage.to_owned())?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().map_err(|_| usage.to_owned())?;
+    let scale = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        _ => return Err(usage.to_owned()),
+    };
+    match number.checked_mul(scale) {
+        Some(0) => Err("a `timeout` must be longer than zero".to_owned()),
+        Some(millis) => Ok(millis),
+        None => Err("this `timeout` is too long".to_owned()),
     }
 }
 
@@ -112,6 +144,22 @@ fn unknown_key(meta: &ParseNestedMeta<'_>, attr: &str, allowed: &str) -> syn::Er
         .get_ident()
         .map_or_else(|| "this key".to_owned(), |ident| format!("`{ident}`"));
     meta.error(format!("unknown key {key} in {attr}; allowed: {allowed}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration_millis;
+
+    #[test]
+    fn durations_take_a_whole_number_and_a_unit() {
+        assert_eq!(parse_duration_millis("250ms"), Ok(250));
+        assert_eq!(parse_duration_millis("5s"), Ok(5_000));
+        assert_eq!(parse_duration_millis("2m"), Ok(120_000));
+        assert_eq!(parse_duration_millis("1h"), Ok(3_600_000));
+        for bad in ["", "5", "s", "1.5s", "5 s", "5sec", "-1s", "0ms"] {
+            assert!(parse_duration_millis(bad).is_err(), "{bad}");
+        }
+    }
 }
 
 /// Whether `attr` is one of this macro's `#[echorpc(…)]` method attributes.

@@ -72,8 +72,11 @@ use proc_macro::TokenStream;
 ///   }                                                                   // + Debug
 ///   // let mut results = batch.send_batch().await?; let sum: Sum = results.take(slot)?;
 ///   ```
-/// - **`CalcEvents`**, only when the trait declares events: typed broadcast from a `Server` to
-///   the clients that implement the trait. Each returns how many connections it was queued to.
+/// - **`CalcEvents`**, only when the trait declares events: typed broadcast of *this trait's*
+///   events from a `Server` to the clients that implement the trait (mount `CalcServer`). To
+///   send events to clients, use the events type of the trait the clients implement (in the
+///   examples the server implements `App` and broadcasts with `CallbacksEvents`). Each returns how
+///   many connections it was queued to.
 ///   ```text
 ///   impl CalcEvents {
 ///       pub fn new(server: &echorpc::Server) -> Self;
@@ -125,13 +128,15 @@ use proc_macro::TokenStream;
 /// | `#[echorpc(…)]` on a method | `name = "server.time"` | the wire name |
 /// | | `event` | a notification: no result, published and broadcast |
 /// | | `params = "named"` / `"whole"` | how the arguments map to the params |
+/// | | `timeout = "5s"` | the handler's time budget (`ms`, `s`, `m`, `h`): past it the handler is cancelled and the call answered `-32002` |
 ///
 /// # Compile-time checks
 ///
 /// Each is an error at the offending token: a method that is not `async fn`; generic methods
 /// or traits; a receiver other than `&self`; argument patterns that are not plain names;
 /// borrowed wire arguments (`&str`: use `String`); a connection argument that is not first;
-/// `ping` and `pong` (reserved for the heartbeat, checked after namespace and override); two
+/// `ping`, `pong` and `$/cancelRequest` (reserved by the protocol, checked after namespace and
+/// override); a `timeout` that is not a whole number and a unit, or that is on an event; two
 /// methods with one wire name; an event with a result; `params = "whole"` with other than one
 /// argument; a method named `new` (the stub's constructor); items other than methods; unknown
 /// keys (the message lists the allowed ones). A type that is not `Serialize`/`Deserialize`

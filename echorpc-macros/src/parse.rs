@@ -108,6 +108,8 @@ pub(crate) struct MethodDef {
     pub(crate) args: Vec<Arg>,
     pub(crate) output: Output,
     pub(crate) forwarded: Forwarded,
+    /// `#[echorpc(timeout = "…")]`: the handler's time budget in milliseconds.
+    pub(crate) timeout_ms: Option<u64>,
 }
 
 /// Validates `item` with the attribute's `options` into a [`ServiceDef`].
@@ -237,6 +239,13 @@ fn method(
         );
     }
 
+    if let (Kind::Event, Some((_, lit))) = (&kind, &options.timeout) {
+        errors.at(
+            lit,
+            "an event has no answer to time out; `timeout` is for methods",
+        );
+    }
+
     let forwarded = Forwarded::of(&func.attrs);
     Some(MethodDef {
         ident: sig.ident.clone(),
@@ -247,6 +256,7 @@ fn method(
         args,
         output,
         forwarded,
+        timeout_ms: options.timeout.as_ref().map(|(millis, _)| *millis),
     })
 }
 

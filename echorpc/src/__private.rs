@@ -19,6 +19,7 @@ pub use serde_json;
 pub use crate::batch::{Batch, BatchResults, BatchSlot};
 pub use crate::handler::{
     BoxFuture, EventHandler, MethodHandler, MethodOutput, MethodResult, encode_result,
+    with_time_budget,
 };
 pub use crate::raw::Params;
 pub use crate::service::{Handlers, Peer, Service};

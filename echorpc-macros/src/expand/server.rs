@@ -195,16 +195,28 @@ fn registration(def: &ServiceDef, method: &MethodDef) -> TokenStream {
                     <#ty as ::echorpc::__private::Fallible>::encode(#out)
                 },
             };
-            quote! {
-                #(#cfgs)*
-                #handlers.method(#wire, ::echorpc::__private::method(
+            let handler = quote! {
+                ::echorpc::__private::method(
                     ::core::clone::Clone::clone(&self.service),
                     #parse,
                     |#closure_params| async move {
                         let #out = #invoke;
                         #encode
                     },
-                ))?;
+                )
+            };
+            let handler = match method.timeout_ms {
+                Some(millis) => quote! {
+                    ::echorpc::__private::with_time_budget(
+                        #handler,
+                        ::core::time::Duration::from_millis(#millis),
+                    )
+                },
+                None => handler,
+            };
+            quote! {
+                #(#cfgs)*
+                #handlers.method(#wire, #handler)?;
             }
         }
         Kind::Event => quote! {

@@ -25,7 +25,7 @@ pub trait Calc {
     async fn chat(&self, msg: Chat);
     #[echorpc(event, params = "named")]
     async fn chat_named(&self, msg: Chat);
-    #[echorpc(params = "whole")]
+    #[echorpc(params = "whole", timeout = "250ms")]
     async fn echo(&self, v: Value) -> Value;
     async fn optional(&self, a: Option<i64>, r#type: String) -> ();
 }

@@ -1,0 +1,7 @@
+#[echorpc::service]
+trait Calc {
+    #[echorpc(name = "$/cancelRequest")]
+    async fn cancel(&self, id: i64);
+}
+
+fn main() {}

@@ -7,21 +7,41 @@
 //! gracefully within `$ECHORPC_DRAIN_MS` (default 5000): calls in flight are answered, then
 //! every socket closes with 1001 and the process exits 0. Logs go to stderr (`RUST_LOG`).
 //!
-//! It implements the typed [`App`] service (`add`, `whoami`, `ask_double`, `announce`, and the
-//! `chat` event) and calls each client's [`Callbacks`] service back.
+//! It implements the typed [`App`] service (`add`, `whoami`, `ask_double`, `announce`, `slow`,
+//! `running`, and the `chat` event) and calls each client's [`Callbacks`] service back.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 #[path = "deploy.rs"]
 mod deploy;
 
 use echorpc::{Connection, Error, Server};
-use echorpc_examples::{App, AppServer, CallbacksClient, CallbacksEvents, Chat, Sum, Who};
+use echorpc_examples::{App, AppServer, CallbacksClient, CallbacksEvents, Chat, Slept, Sum, Who};
 use serde_json::Value;
 
 /// The server's implementation of [`App`]; it holds the server to broadcast through.
 struct Example {
     server: Server,
+    /// `slow` calls running now; each one counts itself out when it ends or is cancelled.
+    slow_running: Arc<AtomicUsize>,
+}
+
+/// Counts one `slow` call in while it lives.
+struct SlowCall(Arc<AtomicUsize>);
+
+impl SlowCall {
+    fn start(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        Self(Arc::clone(count))
+    }
+}
+
+impl Drop for SlowCall {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl App for Example {
@@ -45,6 +65,17 @@ impl App for Example {
         CallbacksEvents::new(&self.server)
             .chat_to_role(&role, &Chat { text })
             .map(drop)
+    }
+
+    async fn slow(&self, ms: u64) -> Slept {
+        // Cancelling the call drops this future, and with it the count.
+        let _running = SlowCall::start(&self.slow_running);
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        Slept { slept: ms }
+    }
+
+    async fn running(&self) -> usize {
+        self.slow_running.load(Ordering::SeqCst)
     }
 
     async fn chat(&self, conn: &Connection, msg: Chat) {
@@ -88,6 +119,7 @@ pub(crate) fn build() -> Result<(Server, bool), String> {
     let server = builder.build();
     let app = Example {
         server: server.clone(),
+        slow_running: Arc::default(),
     };
     server
         .mount(AppServer::new(app))

@@ -18,6 +18,13 @@ pub struct Sum {
     pub sum: i64,
 }
 
+/// The result of `slow`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Slept {
+    /// How long it slept, in milliseconds.
+    pub slept: u64,
+}
+
 /// Who the server sees calling.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Who {
@@ -53,6 +60,13 @@ pub trait App {
     /// The `chat` event from a client, rebroadcast to every other connection.
     #[echorpc(event)]
     async fn chat(&self, conn: &Connection, msg: Chat);
+
+    /// `slow` {ms} → sleeps `ms` milliseconds, then answers {"slept": ms}. A cancelled call
+    /// (`$/cancelRequest`, or its connection closed) stops at once.
+    async fn slow(&self, ms: u64) -> Slept;
+
+    /// `running` → how many `slow` calls are running right now on the whole server.
+    async fn running(&self) -> usize;
 }
 
 /// What the example client offers the server.

@@ -13,6 +13,7 @@
 // Each example uses only part of this module.
 #![allow(dead_code)]
 
+use std::io::IsTerminal;
 use std::time::Duration;
 
 use echorpc::tls::{ClientTls, ServerTls};
@@ -23,6 +24,7 @@ pub(crate) fn init_tracing() {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
 }

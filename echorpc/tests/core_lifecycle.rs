@@ -134,6 +134,46 @@ async fn no_handler_task_survives_server_stop() {
     assert!(matches!(refused, Err(Error::Stopped)), "{refused:?}");
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_client_handler_still_running_at_disconnect_is_aborted() {
+    let counter = DropCounter::new();
+    let client = Client::builder("memory")
+        .ping_interval(Duration::ZERO)
+        .no_reconnect()
+        .build();
+    let c = counter.clone();
+    client
+        .register("forever", move |_: Value, _conn| {
+            let guard = c.guard();
+            async move {
+                let _guard = guard;
+                std::future::pending::<()>().await;
+                Ok::<_, Error>(())
+            }
+        })
+        .unwrap();
+    let (ours, theirs) = memory::pair();
+    client.connect_over(ours).await.unwrap();
+    let conn = client.connection().expect("connected");
+    // The raw peer plays the server and calls the client.
+    let mut peer = RawPeer::new(theirs);
+    peer.send(request(1, "forever", json!(null))).await;
+    until("the handler to start", || conn.requests_in_flight() == 1).await;
+
+    tokio::spawn({
+        let client = client.clone();
+        async move { client.disconnect().await }
+    });
+    assert!(
+        counter.until_dropped(1, PROMPTLY).await,
+        "the handler was aborted"
+    );
+    assert!(
+        peer.next_frame().await.is_none(),
+        "no answer, only the close"
+    );
+}
+
 #[echorpc::service]
 trait Shout {
     async fn shout(&self, text: String) -> usize;

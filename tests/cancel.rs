@@ -44,6 +44,11 @@ async fn handler_timeouts_of_server_and_client() {
 }
 
 #[tokio::test]
+async fn a_handler_past_its_budget_cancels_its_callback() {
+    scenarios::a_handler_past_its_budget_cancels_its_callback(Wire::Socket).await;
+}
+
+#[tokio::test]
 async fn no_cancellations_when_turned_off() {
     scenarios::no_cancellations_when_turned_off(Wire::Socket).await;
 }

@@ -46,6 +46,11 @@ async fn handler_timeouts_of_server_and_client() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_handler_past_its_budget_cancels_its_callback() {
+    scenarios::a_handler_past_its_budget_cancels_its_callback(Wire::Memory).await;
+}
+
+#[tokio::test(start_paused = true)]
 async fn no_cancellations_when_turned_off() {
     scenarios::no_cancellations_when_turned_off(Wire::Memory).await;
 }

@@ -538,3 +538,27 @@ pub async fn cancellations_that_match_nothing_are_ignored(wire: Wire) {
     assert!(conn.is_open());
     within("stop", server.stop()).await;
 }
+
+/// Cascading from a budget: the server's `relay` runs past the server-wide budget while it
+/// awaits the client's `wait`; it is answered -32002, and the callback it abandoned is
+/// cancelled, so the client's handler stops too.
+pub async fn a_handler_past_its_budget_cancels_its_callback(wire: Wire) {
+    let budget = Duration::from_millis(500);
+    let pair = wire.pair(server().handler_timeout(budget), |c| c).await;
+    let (work, back) = (&pair.work, &pair.back);
+
+    let err = within("relay", WorkClient::new(&pair.client).relay(1))
+        .await
+        .unwrap_err();
+    assert_answered(&err, ErrorCode::TIMEOUT);
+    assert_eq!((work.cancelled(), work.running()), (1, 0));
+    assert_eq!(back.started(), 1, "the callback ran");
+    soon("the client's handler (the callback) to stop", || {
+        back.running() == 0 && back.cancelled() == 1
+    })
+    .await;
+    assert_eq!(back.finished(), 0);
+
+    pair.still_healthy().await;
+    pair.stop().await;
+}

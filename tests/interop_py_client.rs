@@ -544,3 +544,45 @@ async fn server_initiated_traffic_to_python_clients() {
     a.finish().await;
     b.finish().await;
 }
+
+/// The reference client over `wss://` to our server (chain and key generated now): it trusts
+/// the generated root through `py_client.py --tls-ca` (the reference's default SSL context),
+/// verifies the IP-address name, and calls, publishes and receives events as over `ws://`.
+#[tokio::test]
+async fn reference_client_over_wss() {
+    let Some(py) = python() else { return };
+    let pki = echorpc_tests::certs::local_pki();
+    let tls = echorpc::tls::ServerTls::from_pem_files(pki.chain_file(), pki.key_file())
+        .expect("generated chain and key");
+    let srv = RustServer::start_tls(Timing::default(), tls).await;
+    assert!(srv.url().starts_with("wss://127.0.0.1:"), "{}", srv.url());
+    let root = pki.root_file().display().to_string();
+
+    let run = PyClient::run(py, "calls", &srv.url(), &["--tls-ca", &root]).await;
+    assert_eq!(run.result("add"), &json!({"sum": 3}), "{}", run.describe());
+    assert_eq!(run.result("whoami")["tier"], "gold", "{}", run.describe());
+
+    let run = PyClient::run(py, "events", &srv.url(), &["--tls-ca", &root]).await;
+    for step in ["publish_chat", "announce_all", "emit_news"] {
+        assert_eq!(run.step(step)["ok"], true, "{step}\n{}", run.describe());
+    }
+    assert_eq!(
+        run.step_of("received", "a"),
+        &json!({"step": "received", "client": "a", "chat": [{"text": "to all"}],
+                "news": [{"n": 1}], "sentinel": true}),
+        "{}",
+        run.describe()
+    );
+    let chats = srv.seen.all(|l| l["kind"] == "chat");
+    assert_eq!(chats.len(), 1, "{chats:?}");
+
+    // Without --tls-ca the reference's default context does not know the root: no connection.
+    let run = PyClient::run(py, "auth_ok", &srv.url(), &["--no-reconnect"]).await;
+    assert_eq!(run.step("connect")["ok"], false, "{}", run.describe());
+    assert_eq!(
+        srv.seen.count(|l| l["kind"] == "connect"),
+        3,
+        "only the trusting clients"
+    );
+    srv.server.stop().await;
+}

@@ -743,3 +743,41 @@ async fn our_client_answers_raw_frames_safely_for_reference_peers() {
     assert_eq!(reply[0]["error"]["code"], -32601);
     client.disconnect().await;
 }
+
+/// Our client dials the reference server behind TLS (`py_server.py --tls-cert/--tls-key`, the
+/// chain and key generated now): it verifies the chain up to the root it was given and the
+/// IP-address name, then calls, is called back, and the metadata arrives as over `ws://`.
+#[tokio::test]
+async fn wss_to_the_reference_server_behind_tls() {
+    let Some(py) = python() else { return };
+    let pki = echorpc_tests::certs::local_pki();
+    let cert = pki.chain_file().display().to_string();
+    let key = pki.key_file().display().to_string();
+    let ps = PyServer::start(py, &["--tls-cert", &cert, "--tls-key", &key]).await;
+    assert!(ps.url().starts_with("wss://127.0.0.1:"), "{}", ps.url());
+    let tls = echorpc::tls::ClientTls::empty()
+        .with_root_pem(pki.root_pem.as_bytes())
+        .expect("generated root");
+    let client = connect(client_of(&ps, "rs-tls").tls(tls)).await;
+    let doubler = mount_doubler(&client);
+    let contract = ContractClient::new(&client);
+    assert_eq!(contract.add(40, 2).await.unwrap(), Sum { sum: 42 });
+    assert_eq!(contract.ask_double(6).await.unwrap(), 12);
+    assert_eq!(calls_of(&doubler), 1);
+    let connect = ps.event("connect", |_| true).await;
+    assert_eq!(connect["meta"], expected_meta("web", "rs-tls"));
+    client.disconnect().await;
+    ps.event("disconnect", |_| true).await;
+
+    // Without the root, the handshake is refused: no connection reaches the reference.
+    let untrusting = Client::builder(ps.url())
+        .token(TOKEN)
+        .no_reconnect()
+        .connect_timeout(Duration::from_secs(5))
+        .build();
+    let err = within("refused connect", untrusting.connect())
+        .await
+        .expect_err("an unknown root is refused");
+    assert!(err.to_string().contains("TLS handshake failed"), "{err}");
+    assert_eq!(ps.events("connect").len(), 1);
+}

@@ -23,6 +23,14 @@ Options (times in milliseconds unless noted):
     --deadline-s 20                 overall bound (interactive: 120)
     --log-frames                    print every incoming frame
     --verbose                       echorpc logging on stderr
+    --tls-ca root.pem               with a wss:// URL: the CA to trust (see below)
+
+TLS: the reference's WsClient dials ``websockets.connect(url)`` with no ``ssl=``
+argument; for ``wss://`` websockets then uses ``ssl.create_default_context()``,
+which trusts OpenSSL's default verify paths.  ``--tls-ca PATH`` sets
+``SSL_CERT_FILE=PATH`` in this process before anything dials, so that default
+context trusts exactly that CA (names, including IP addresses, are verified as
+usual).  The reference's code is not touched.
 
 Stdout: one JSON object per line, every one with a ``"step"`` key:
 
@@ -626,7 +634,7 @@ SCENARIOS: dict[str, Callable[[argparse.Namespace], Awaitable[None]]] = {
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("scenario", choices=sorted(SCENARIOS))
-    p.add_argument("--url", required=True, help="ws://127.0.0.1:PORT")
+    p.add_argument("--url", required=True, help="ws://127.0.0.1:PORT or wss://127.0.0.1:PORT")
     p.add_argument("--token", default="secret")
     p.add_argument("--bad-token", default="wrong")
     p.add_argument("--role", default="web")
@@ -643,9 +651,20 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--no-connect", action="store_true", help="interactive: do not connect at start")
     p.add_argument("--log-frames", action="store_true")
     p.add_argument("--verbose", action="store_true")
+    p.add_argument("--tls-ca", default=None,
+                   help="wss:// only: PEM root certificate to trust (sets SSL_CERT_FILE)")
     args = p.parse_args()
-    if not args.url.startswith(("ws://127.0.0.1:", "ws://localhost:", "ws://[::1]:")):
+    loopback = ("127.0.0.1:", "localhost:", "[::1]:")
+    if not args.url.startswith(tuple(scheme + host for scheme in ("ws://", "wss://")
+                                     for host in loopback)):
         p.error("--url must point at the loopback interface")
+    if args.tls_ca:
+        if not args.url.startswith("wss://"):
+            p.error("--tls-ca needs a wss:// URL")
+        if not os.path.isfile(args.tls_ca):
+            p.error(f"--tls-ca {args.tls_ca}: no such file")
+        # Read by ssl.create_default_context() (through OpenSSL) when websockets dials.
+        os.environ["SSL_CERT_FILE"] = args.tls_ca
     # Per-scenario defaults for the optional timings (None = not given).
     given = {k: getattr(args, k) for k in ("ping_ms", "pong_timeout_ms", "hold_ms")}
     args.ping_ms_or = lambda d: given["ping_ms"] if given["ping_ms"] is not None else d

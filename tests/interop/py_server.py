@@ -12,6 +12,14 @@ Command line
                  [--request-timeout-ms 30000] [--token secret] [--tier gold]
                  [--no-auth] [--http-status S] [--log-frames] [--no-stdin]
                  [--max-lifetime-s 300] [--verbose]
+                 [--tls-cert chain.pem --tls-key key.pem]
+
+``--tls-cert``/``--tls-key`` (both or neither) serve ``wss://``: an
+``ssl.SSLContext`` loaded from the PEM chain and key.  The reference has no TLS
+option (``WsServer.start`` calls ``websockets.serve`` without ``ssl=``), so the
+harness replaces that one method on its ``WsServer`` instance with the same
+call plus ``ssl=context``; everything else (process_request, the handler) is
+the reference's own code.  See CONTRACT.md.
 
 ``--port P`` binds that port (SO_REUSEADDR is on: asyncio's create_server sets
 it on POSIX), so the harness can kill the server and restart it on the same
@@ -83,10 +91,12 @@ import json
 import logging
 import os
 import signal
+import ssl
 import sys
 import threading
 from typing import Any
 
+import websockets
 from echorpc import EchoServer, RpcConnection, RpcError
 
 # ── Output ──────────────────────────────────────────────────────────────────
@@ -167,6 +177,8 @@ class Harness:
             timeout=args.request_timeout_ms / 1000,
         )
         self.http_status: int | None = args.http_status
+        if args.tls_cert:
+            self.serve_tls(args.tls_cert, args.tls_key)
         self.wrap_upgrade()
         self.register_all()
 
@@ -176,6 +188,28 @@ class Harness:
         accepted = params.get("token") == self.args.token
         out({"event": "auth", "params": params, "accepted": accepted})
         return {"tier": self.args.tier} if accepted else False
+
+    def serve_tls(self, cert: str, key: str) -> None:
+        """Serve wss:// with the PEM chain ``cert`` and key ``key``.
+
+        The reference's ``WsServer.start`` is ``websockets.serve(handler, host,
+        port, process_request=...)`` with no way to pass ``ssl=``; this instance
+        gets the same call with ``ssl=context`` added, nothing else changed.
+        """
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        ws = self.server.ws
+
+        async def start_tls() -> None:
+            ws._server = await websockets.serve(
+                ws._handle_connection,
+                ws.host,
+                ws.port,
+                process_request=ws._process_request if ws.auth_handler else None,
+                ssl=context,
+            )
+
+        ws.start = start_tls  # type: ignore[method-assign]
 
     def wrap_upgrade(self) -> None:
         """Print each upgrade's request path; optionally refuse it outright.
@@ -462,7 +496,12 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--no-stdin", action="store_true", help="ignore stdin (EOF does not stop)")
     p.add_argument("--max-lifetime-s", type=float, default=300)
     p.add_argument("--verbose", action="store_true")
-    return p.parse_args()
+    p.add_argument("--tls-cert", default=None, help="PEM chain: serve wss:// (needs --tls-key)")
+    p.add_argument("--tls-key", default=None, help="PEM private key of --tls-cert")
+    args = p.parse_args()
+    if bool(args.tls_cert) != bool(args.tls_key):
+        p.error("--tls-cert and --tls-key go together")
+    return args
 
 
 def main() -> None:

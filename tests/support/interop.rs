@@ -320,6 +320,8 @@ pub struct PyServer {
     child: Child,
     pipe: CommandPipe,
     pub port: u16,
+    /// Serving `wss://` (started with `--tls-cert`).
+    secure: bool,
     /// Every JSON line it printed.
     pub log: Log,
 }
@@ -375,6 +377,7 @@ impl PyServer {
             pipe: CommandPipe::new(child.stdin.take()),
             child,
             port,
+            secure: args.contains(&"--tls-cert"),
             log,
         })
     }
@@ -383,8 +386,10 @@ impl PyServer {
         SocketAddr::from(([127, 0, 0, 1], self.port))
     }
 
+    /// `ws://127.0.0.1:PORT`, or `wss://…` when started with `--tls-cert`.
     pub fn url(&self) -> String {
-        format!("ws://127.0.0.1:{}", self.port)
+        let scheme = if self.secure { "wss" } else { "ws" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// Sends a control command and waits for its reply (matched by tag).

@@ -200,25 +200,38 @@ pub struct RustServer {
     pub seen: Log,
     timing: Timing,
     api: Api,
+    /// Serves `wss://` with this certificate when set.
+    tls: Option<echorpc::tls::ServerTls>,
 }
 
 impl RustServer {
     /// The typed server on a free port.
     pub async fn start(timing: Timing) -> Self {
-        Self::start_on(timing, Api::Typed, 0, Log::default()).await
+        Self::start_on(timing, Api::Typed, 0, Log::default(), None).await
     }
 
     /// The server written with `register`/`subscribe` closures, on a free port.
     pub async fn start_with(api: Api, timing: Timing) -> Self {
-        Self::start_on(timing, api, 0, Log::default()).await
+        Self::start_on(timing, api, 0, Log::default(), None).await
     }
 
-    async fn start_on(timing: Timing, api: Api, port: u16, seen: Log) -> Self {
+    /// The typed server serving `wss://` with `tls`, on a free port.
+    pub async fn start_tls(timing: Timing, tls: echorpc::tls::ServerTls) -> Self {
+        Self::start_on(timing, Api::Typed, 0, Log::default(), Some(tls)).await
+    }
+
+    async fn start_on(
+        timing: Timing,
+        api: Api,
+        port: u16,
+        seen: Log,
+        tls: Option<echorpc::tls::ServerTls>,
+    ) -> Self {
         // Rebinding a port just released can fail for a moment (the old accept task is being
         // dropped); retry briefly.
         let mut last = None;
         for _ in 0..25 {
-            let server = build(timing, api, port, &seen);
+            let server = build(timing, api, port, &seen, tls.clone());
             match server.start().await {
                 Ok(addr) => {
                     return Self {
@@ -227,6 +240,7 @@ impl RustServer {
                         seen,
                         timing,
                         api,
+                        tls,
                     };
                 }
                 Err(err) => {
@@ -238,8 +252,10 @@ impl RustServer {
         panic!("contract server could not listen on port {port}: {last:?}");
     }
 
+    /// `ws://` or, with TLS, `wss://` and the address.
     pub fn url(&self) -> String {
-        format!("ws://{}", self.addr)
+        let scheme = if self.tls.is_some() { "wss" } else { "ws" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// Stops the server (closing every connection) and starts a fresh one on the same port
@@ -251,11 +267,12 @@ impl RustServer {
             seen,
             timing,
             api,
+            tls,
         } = self;
         server.stop().await;
         seen.push(json!({"kind": "restarted"}));
         tokio::time::sleep(down).await;
-        Self::start_on(timing, api, addr.port(), seen).await
+        Self::start_on(timing, api, addr.port(), seen, tls).await
     }
 
     /// The one open connection whose `client_id` is `client_id`, waiting up to 5 s for it.
@@ -295,9 +312,19 @@ fn record_chat(seen: &Log, conn: &Connection, data: &Value) {
 }
 
 /// The server with auth and hooks; the commands per `api`.
-fn build(timing: Timing, api: Api, port: u16, seen: &Log) -> Server {
+fn build(
+    timing: Timing,
+    api: Api,
+    port: u16,
+    seen: &Log,
+    tls: Option<echorpc::tls::ServerTls>,
+) -> Server {
     let auth_log = seen.clone();
-    let server = Server::builder()
+    let mut builder = Server::builder();
+    if let Some(tls) = tls {
+        builder = builder.tls(tls);
+    }
+    let server = builder
         .host("127.0.0.1")
         .port(port)
         .ping_interval(timing.ping_interval)

@@ -43,13 +43,34 @@
 //! | reconnect with backoff | [`ClientBuilder::reconnect`], [`Backoff`] |
 //! | broadcast to all, a role, all but one | [`Server::broadcast`], [`Server::broadcast_to_role`], [`Server::broadcast_except`] |
 //! | bounded resources | [`Limits`] |
+//! | the peer's error told apart from local failures | [`Error`], [`ErrorObject`] |
+//! | services tested in-process, any transport | [`Server::connect_in_memory`], [`transport`] |
 //!
 //! The library logs through `tracing` and never prints.
+//!
+//! ## How it is built
+//! One request, from the socket to the handler and back:
+//!
+//! 1. the server's listener reads the HTTP upgrade, runs auth and opens a connection
+//!    (`server/listener.rs`, `server/upgrade.rs`, `server/session.rs`);
+//! 2. the WebSocket becomes a [`transport::Transport`] (`ws/transport.rs`), and the
+//!    connection's control loop (`connection/driver.rs`) reads its frames, keeps the heartbeat
+//!    (`heartbeat.rs`) and owns the tasks of handlers still running;
+//! 3. the router (`router.rs`) classifies each message (`message.rs`), finds the method
+//!    (`registry.rs`), checks the in-flight cap and polls the handler once inline;
+//! 4. the handler, registered through the one registration surface of both ends
+//!    (`registration.rs`) and adapted by [`handler`], parses its params and runs;
+//! 5. the answer is queued on the connection (`connection/outbound.rs`) and written by its
+//!    writer; on the caller's side the router completes the waiting call (`pending.rs`).
+//!
+//! `ARCHITECTURE.md` in the repository has the full map: which file owns which protocol
+//! behaviour, and the layers no module crosses upward.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod auth;
 mod backoff;
+mod call_trace;
 mod batch;
 mod client;
 mod config;
@@ -71,6 +92,7 @@ mod raw;
 mod registration;
 mod registry;
 mod router;
+mod running;
 mod server;
 mod service;
 #[cfg(feature = "tls")]
@@ -89,9 +111,9 @@ pub use config::{
 };
 pub use connection::{Connection, ConnectionId, Metadata};
 pub use error::{Error, ErrorCode, ErrorObject, Result};
+pub use observe::ServerStats;
 pub use raw::{Params, RawJson};
 pub use registry::SubscriptionId;
-pub use observe::ServerStats;
 pub use server::{Server, ServerBuilder};
 #[cfg(feature = "hyper")]
 #[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]

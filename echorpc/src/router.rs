@@ -24,6 +24,7 @@ use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
+use crate::call_trace::CallTrace;
 use crate::connection::Connection;
 use crate::error::{Error, ErrorCode};
 use crate::frame::Frame;
@@ -191,15 +192,20 @@ impl Router {
             call = with_budget(call, budget);
         }
         let connection = self.conn.id();
+        let trace = CallTrace::start(method, id.get(), connection);
         // The first poll happens here: most handlers finish at once, and then need no task, no
         // in-flight count and no copy of the id. The no-op waker is enough, since a handler
         // still pending is polled again, with a real waker, by the task that awaits it.
         let mut cx = Context::from_waker(Waker::noop());
-        match std::panic::catch_unwind(AssertUnwindSafe(|| call.as_mut().poll(&mut cx))) {
+        let first_poll = {
+            let _inside = trace.as_ref().map(|trace| trace.span().enter());
+            std::panic::catch_unwind(AssertUnwindSafe(|| call.as_mut().poll(&mut cx)))
+        };
+        match first_poll {
             Ok(Poll::Ready(result)) => {
-                return Reply::Ready(respond(id.get(), Ok(result), connection));
+                return Reply::Ready(respond(id.get(), Ok(result), connection, trace));
             }
-            Err(panic) => return Reply::Ready(respond(id.get(), Err(panic), connection)),
+            Err(panic) => return Reply::Ready(respond(id.get(), Err(panic), connection, trace)),
             Ok(Poll::Pending) => {}
         }
         let permit = self.conn.count_request();
@@ -207,7 +213,12 @@ impl Router {
         let (entry, registration) = running.start(id.get());
         let call = Abortable::new(call, registration);
         Reply::Running(Box::pin(async move {
-            let outcome = match AssertUnwindSafe(call).catch_unwind().await {
+            let span = trace
+                .as_ref()
+                .map_or_else(tracing::Span::none, |t| t.span().clone());
+            let running =
+                tracing::Instrument::instrument(AssertUnwindSafe(call).catch_unwind(), span);
+            let outcome = match running.await {
                 Ok(Ok(result)) => Ok(result),
                 Ok(Err(_aborted)) => Ok(Err(Error::new(
                     ErrorCode::REQUEST_CANCELLED,
@@ -216,7 +227,7 @@ impl Router {
                 Err(panic) => Err(panic),
             };
             drop(permit);
-            respond(entry.id(), outcome, connection)
+            respond(entry.id(), outcome, connection, trace)
         }))
     }
 
@@ -381,7 +392,11 @@ fn respond(
     id: &str,
     outcome: std::thread::Result<MethodResult>,
     connection: crate::ConnectionId,
+    trace: Option<CallTrace>,
 ) -> String {
+    if let Some(trace) = trace {
+        trace.finish(outcome.as_ref().map_err(drop));
+    }
     match outcome {
         Ok(Ok(result)) => encode_result_into(id, result.into_string()),
         Ok(Err(err)) => {

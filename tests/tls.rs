@@ -230,3 +230,50 @@ async fn an_unsupported_scheme_and_a_bad_header_are_connect_errors() {
     let text = connect_error(&client).await.to_string();
     assert!(text.contains("invalid upgrade header name"), "{text}");
 }
+
+/// A certificate refused by verification ends `connect` at once, like a 401: no retry can fix
+/// it, so a client with reconnects on and a 60 s connect timeout still returns within the
+/// test's 5 s step, with the verification error. A name mismatch is the same.
+#[tokio::test]
+async fn a_refused_certificate_ends_connect_at_once_without_retrying() {
+    let pki = local_pki();
+    let (server, addr) = tls_server(&pki).await;
+    // Issued for 127.0.0.2 only, by a root the client trusts.
+    let elsewhere = pki_for(&["127.0.0.2"]);
+    let (other_server, other_addr) = tls_server(&elsewhere).await;
+    let unknown = local_pki();
+    let cases = [
+        (
+            format!("wss://127.0.0.1:{}", addr.port()),
+            unknown.root_pem.as_bytes(),
+            // Another root of the same name: the chain's signature does not verify.
+            "invalid peer certificate",
+        ),
+        (
+            format!("wss://127.0.0.1:{}", other_addr.port()),
+            elsewhere.root_pem.as_bytes(),
+            "not valid for name",
+        ),
+    ];
+    for (url, root, why) in cases {
+        let tls = ClientTls::empty().with_root_pem(root).expect("root PEM");
+        let client = Client::builder(url)
+            .token("secret")
+            .tls(tls)
+            .reconnect(echorpc::Backoff::new(
+                Duration::from_millis(50),
+                Duration::from_millis(100),
+            ))
+            .connect_timeout(Duration::from_secs(60))
+            .build();
+        let err = connect_error(&client).await;
+        let text = err.to_string();
+        assert!(matches!(err, Error::Connect { .. }), "{err:?}");
+        assert!(text.contains("TLS handshake failed"), "{text}");
+        assert!(text.to_lowercase().contains(why), "{text}");
+        assert!(!text.contains("no connection within"), "{text}");
+        assert!(!client.is_connected());
+    }
+    server.stop().await;
+    other_server.stop().await;
+}

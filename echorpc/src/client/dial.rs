@@ -58,8 +58,28 @@ pub(crate) fn without_query(url: &str) -> &str {
 pub(crate) enum DialError {
     /// HTTP 401: never retried.
     Unauthorized,
+    /// A failure the same dial would meet again at once: the server's certificate refused by
+    /// verification, or a URL, header or TLS configuration that cannot be used. `connect`
+    /// returns it without retrying; background reconnects keep trying (a server's
+    /// certificate may be replaced meanwhile).
+    Refused(Error),
     /// Anything else; retried when reconnecting is on.
     Failed(Error),
+}
+
+/// Whether a TLS handshake failed on the server's certificate (verification), which no retry
+/// can fix, rather than on the network.
+#[cfg(feature = "tls")]
+fn certificate_refused(err: &std::io::Error) -> bool {
+    use crate::tls::rustls::Error as TlsError;
+    err.get_ref()
+        .and_then(|inner| inner.downcast_ref::<TlsError>())
+        .is_some_and(|tls| {
+            matches!(
+                tls,
+                TlsError::InvalidCertificate(_) | TlsError::NoCertificatesPresented
+            )
+        })
 }
 
 /// What every dial of one client uses besides the URL: TLS and extra upgrade headers.
@@ -96,16 +116,16 @@ impl Dialer {
         shown: &str,
         limits: &Limits,
     ) -> Result<WebSocketStream<Stream>, DialError> {
-        let failed = |reason: String| DialError::Failed(Error::connect(shown, reason));
+        let refused = |reason: String| DialError::Refused(Error::connect(shown, reason));
         let mut request = url
             .into_client_request()
-            .map_err(|err| failed(format!("not a valid URL: {err}")))?;
+            .map_err(|err| refused(format!("not a valid URL: {err}")))?;
         for (name, value) in &self.headers {
             let name = http::HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| failed(format!("invalid upgrade header name {name:?}")))?;
+                .map_err(|_| refused(format!("invalid upgrade header name {name:?}")))?;
             // The value may be a secret: never shown.
             let value = http::HeaderValue::from_str(value)
-                .map_err(|_| failed(format!("invalid value for upgrade header {name}")))?;
+                .map_err(|_| refused(format!("invalid value for upgrade header {name}")))?;
             request.headers_mut().append(name, value);
         }
         let uri = request.uri();
@@ -113,7 +133,7 @@ impl Dialer {
             Some("ws") => false,
             Some("wss") => true,
             other => {
-                return Err(failed(format!(
+                return Err(refused(format!(
                     "unsupported scheme {:?}: use ws:// or wss://",
                     other.unwrap_or("")
                 )));
@@ -141,9 +161,9 @@ impl Dialer {
             Err(WsError::Http(response)) if response.status().as_u16() == 401 => {
                 Err(DialError::Unauthorized)
             }
-            Err(WsError::Http(response)) => Err(failed(format!(
-                "upgrade refused with HTTP {}",
-                response.status()
+            Err(WsError::Http(response)) => Err(DialError::Failed(Error::connect(
+                shown,
+                format!("upgrade refused with HTTP {}", response.status()),
             ))),
             Err(err) => Err(DialError::Failed(Error::connect_because(
                 shown,
@@ -166,10 +186,10 @@ impl Dialer {
             None => crate::tls::default_client_config(),
         }
         .map_err(|err| {
-            DialError::Failed(Error::connect(shown, format!("TLS configuration: {err}")))
+            DialError::Refused(Error::connect(shown, format!("TLS configuration: {err}")))
         })?;
         let name = ServerName::try_from(host).map_err(|err| {
-            DialError::Failed(Error::connect_because(
+            DialError::Refused(Error::connect_because(
                 shown,
                 "not a valid TLS server name",
                 err,
@@ -180,7 +200,11 @@ impl Dialer {
             .await
             .map_err(|err| {
                 let reason = format!("TLS handshake failed: {err}");
-                DialError::Failed(Error::connect_because(shown, reason, err))
+                if certificate_refused(&err) {
+                    DialError::Refused(Error::connect_because(shown, reason, err))
+                } else {
+                    DialError::Failed(Error::connect_because(shown, reason, err))
+                }
             })?;
         Ok(Stream::TlsClient(Box::new(tls)))
     }
@@ -192,7 +216,7 @@ impl Dialer {
         _host: String,
         shown: &str,
     ) -> Result<Stream, DialError> {
-        Err(DialError::Failed(Error::connect(
+        Err(DialError::Refused(Error::connect(
             shown,
             "wss:// needs the `tls` feature of echorpc".to_owned(),
         )))

@@ -163,7 +163,10 @@ impl Client {
     ///
     /// # Errors
     /// [`Error::AuthRejected`] when the server answers HTTP 401 (never retried);
-    /// [`Error::Connect`] when no connection could be made in time.
+    /// [`Error::Connect`] at once, without retrying, when the server's TLS certificate fails
+    /// verification (an unknown issuer, a name it is not valid for, expired, ...) or the URL,
+    /// an upgrade header or the TLS configuration cannot be used; [`Error::Connect`] when no
+    /// connection could be made in time.
     pub async fn connect(&self) -> Result<(), Error> {
         let _one_at_a_time = self.inner.connecting.lock().await;
         if !self.take_over_from_supervisor().await {
@@ -186,6 +189,10 @@ impl Client {
                 Ok(Err(DialError::Unauthorized)) => {
                     tracing::warn!(url = %shown, "auth failed: HTTP 401");
                     return Err(Error::AuthRejected);
+                }
+                Ok(Err(DialError::Refused(err))) => {
+                    tracing::warn!(%err, "connect refused; not retrying");
+                    return Err(err);
                 }
                 Ok(Err(DialError::Failed(err))) => err,
                 Err(_) => Error::connect(

@@ -106,6 +106,10 @@ pub(super) async fn supervise(inner: Arc<Inner>, first: Established) {
                     tracing::error!(url = %inner.shown_url, "auth failed on reconnect (HTTP 401); giving up");
                     return leave(&inner);
                 }
+                Err(DialError::Refused(err)) => {
+                    // Kept trying: the server's certificate may be replaced meanwhile.
+                    tracing::warn!(%err, ?delay, "reconnect refused");
+                }
                 Err(DialError::Failed(err)) => {
                     tracing::debug!(%err, ?delay, "reconnect failed");
                 }

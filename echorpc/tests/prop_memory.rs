@@ -283,7 +283,14 @@ async fn run_case(actions: Vec<(u64, Action)>) {
         "server handlers left running"
     );
 
-    let seen = case.seen.lock().unwrap();
+    check_seen(&case.seen.lock().unwrap(), final_generation);
+    case.client.disconnect().await;
+    server_conn.closed().await;
+    case.server.stop().await;
+}
+
+/// The handler runs and events of a finished case.
+fn check_seen(seen: &Seen, final_generation: u64) {
     for (arg, runs) in &seen.runs {
         assert_eq!(*runs, 1, "the handler of call {arg} ran {runs} times");
     }
@@ -305,10 +312,6 @@ async fn run_case(actions: Vec<(u64, Action)>) {
             "server events lost"
         );
     }
-    drop(seen);
-    case.client.disconnect().await;
-    server_conn.closed().await;
-    case.server.stop().await;
 }
 
 async fn perform(case: &Case, action: Action, arg: i64) {

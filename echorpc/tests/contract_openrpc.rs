@@ -153,7 +153,10 @@ fn openrpc_document_has_wire_names_params_results_events_and_docs() {
         .iter()
         .map(|e| e["code"].as_i64().unwrap())
         .collect();
-    assert!(codes.contains(&-32602) && codes.contains(&-32603), "{codes:?}");
+    assert!(
+        codes.contains(&-32602) && codes.contains(&-32603),
+        "{codes:?}"
+    );
 
     let play = method(&doc, "game.play");
     assert_eq!(play["x-echorpc-params"], "whole");
@@ -220,7 +223,10 @@ fn services_without_schema_types_compile_and_run_with_the_feature_on() {
             .connect_in_memory(Client::builder("ws://in-memory"))
             .await
             .unwrap();
-        let out = PlainClient::new(&client).bump(Opaque { n: 1 }).await.unwrap();
+        let out = PlainClient::new(&client)
+            .bump(Opaque { n: 1 })
+            .await
+            .unwrap();
         assert_eq!(out, Opaque { n: 2 });
     });
 }

@@ -9,7 +9,8 @@
 //! The generated `impl` states every wire type's `JsonSchema` bound in a `for<'__x>` where
 //! clause. Such a bound is not checked where the impl is written, only where the contract is
 //! used: a crate that turns the feature on for one service (features are unified across a
-//! build) does not break every other service whose types do not derive `JsonSchema`.
+//! build) does not break every other service whose types do not derive `JsonSchema`. (Methods
+//! under `#[cfg]` are the exception: their types are checked where their cfg is on.)
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
@@ -82,10 +83,16 @@ fn describe(
         Params::Named => quote!(::echorpc::__private::contract::ParamsStyle::Named),
         Params::Whole => quote!(::echorpc::__private::contract::ParamsStyle::Whole),
     };
+    // A where clause cannot carry the method's `#[cfg]` (on Rust 1.85), and a type that exists
+    // only under it cannot be named there: such a method's bounds are checked eagerly, when its
+    // cfg is on, instead.
+    let lazy = cfgs.is_empty();
     let mut bound = |ty: &Type| {
-        bounds.push(quote_spanned! {ty.span()=>
-            for<#lifetime> #ty: ::echorpc::__private::contract::JsonSchema
-        });
+        if lazy {
+            bounds.push(quote_spanned! {ty.span()=>
+                for<#lifetime> #ty: ::echorpc::__private::contract::JsonSchema
+            });
+        }
         quote_spanned!(ty.span()=> ::echorpc::__private::contract::schema::<#ty>)
     };
     let args: Vec<TokenStream> = method
@@ -159,7 +166,11 @@ fn doc_text(attrs: &[Attribute]) -> String {
         })
         .flat_map(|text| {
             // A blank `///` line is `#[doc = ""]`, which has no `lines()`: keep it.
-            let text = if text.is_empty() { "\n".to_owned() } else { text };
+            let text = if text.is_empty() {
+                "\n".to_owned()
+            } else {
+                text
+            };
             text.lines()
                 .map(|line| line.strip_prefix(' ').unwrap_or(line).to_owned())
                 .collect::<Vec<_>>()

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# The contract checks of issue 12, run by .ci/run (and by hand: bash tests/contract/run.sh):
+#   1. `cargo run --example export -- DIR` writes openrpc.json and services.ts;
+#   2. openrpc.json is valid against the OpenRPC meta-schema (npm @open-rpc/meta-schema) and
+#      every schema in it compiles (ajv);
+#   3. the committed examples/chat/services.ts is what export writes now;
+#   4. samples/usage.ts type-checks against services.ts under `tsc --strict --noEmit`;
+#   5. samples/wrong_param.ts fails to, with exactly the expected error;
+#   6. the chat page's TypeScript compiles, and the committed examples/chat/dist is its output;
+#   7. the chat page works in headless Chromium (chat.test.mjs).
+# Needs node/npm and chromium: with CI=true a missing one is a failure, otherwise a skip that
+# says so. Ends with "contract checks: N passed, N failed".
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+chromium_bin="${CHROMIUM:-/usr/bin/chromium}"
+
+missing=()
+command -v node >/dev/null 2>&1 || missing+=("node")
+command -v npm >/dev/null 2>&1 || missing+=("npm")
+[ -x "$chromium_bin" ] || missing+=("chromium ($chromium_bin)")
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "${CI:-}" = "true" ]; then
+    echo "contract checks: missing ${missing[*]} (CI=true: failing, not skipping)" >&2
+    exit 1
+  fi
+  echo "contract checks: SKIPPED, missing ${missing[*]} (install them, see .ci/run)" >&2
+  exit 0
+fi
+
+cd "$here"
+npm ci --no-audit --no-fund --loglevel=error >/dev/null
+tsc=("$here/node_modules/.bin/tsc")
+out="$(mktemp -d)"
+trap 'rm -rf "$out"' EXIT
+target="${CARGO_TARGET_DIR:-$root/target}"
+
+passed=0
+failed=0
+check() {
+  local name="$1"
+  shift
+  if "$@" >"$out/log" 2>&1; then
+    passed=$((passed + 1))
+    echo "ok   $name"
+  else
+    failed=$((failed + 1))
+    echo "FAIL $name"
+    sed 's/^/     /' "$out/log"
+  fi
+}
+
+(cd "$root" && cargo build --quiet -p echorpc-examples --example export --example chat)
+check "export writes openrpc.json and services.ts" \
+  "$target/debug/examples/export" "$out/gen"
+check "openrpc.json is valid OpenRPC (meta-schema) with compiling schemas" \
+  node validate-openrpc.mjs "$out/gen/openrpc.json" add whoami ask_double announce chat double
+check "examples/chat/services.ts is what export writes now" \
+  diff -u "$root/examples/chat/services.ts" "$out/gen/services.ts"
+
+strict=(--strict --noEmit --target ES2020 --lib ES2020 --module ES2020 --moduleResolution bundler --noUnusedLocals)
+mkdir -p "$out/usage" "$out/wrong"
+cp "$out/gen/services.ts" samples/usage.ts "$out/usage/"
+cp "$out/gen/services.ts" samples/wrong_param.ts "$out/wrong/"
+check "samples/usage.ts type-checks (tsc --strict --noEmit)" \
+  "${tsc[@]}" "${strict[@]}" "$out/usage/usage.ts"
+wrong_fails_as_expected() {
+  if "${tsc[@]}" "${strict[@]}" "$out/wrong/wrong_param.ts" >"$out/wrong.log" 2>&1; then
+    echo "wrong_param.ts compiled, but passes a string for a number"
+    return 1
+  fi
+  cat "$out/wrong.log"
+  # Exactly one error, the expected one, on the marked line.
+  [ "$(grep -c 'error TS' "$out/wrong.log")" = 1 ] &&
+    grep -q "wrong_param.ts(6,.*error TS2345: Argument of type 'string' is not assignable to parameter of type 'number'" "$out/wrong.log"
+}
+check "samples/wrong_param.ts fails with TS2345 on its marked line" wrong_fails_as_expected
+
+page_compiles_to_committed_dist() {
+  mkdir -p "$out/page"
+  cp "$out/gen/services.ts" "$root/examples/chat/chat.ts" "$out/page/"
+  "${tsc[@]}" --strict --target ES2020 --lib ES2020,DOM --module ES2020 --moduleResolution bundler \
+    --outDir "$out/page/dist" "$out/page/chat.ts" "$out/page/services.ts"
+  diff -ru "$root/examples/chat/dist" "$out/page/dist"
+}
+check "the chat page compiles; examples/chat/dist is its output" page_compiles_to_committed_dist
+check "chat page in headless Chromium: two tabs chat, server calls the page back" \
+  env CHAT_BIN="$target/debug/examples/chat" CHROMIUM="$chromium_bin" node --test chat.test.mjs
+
+echo "contract checks: $passed passed, $failed failed"
+[ "$failed" = 0 ]

@@ -418,3 +418,61 @@ async fn a_batch_longer_than_max_batch_len_is_refused_whole_with_one_32600() {
         .collect();
     assert_eq!(results, [&json!(1), &json!(2), &json!(3)]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn batch_items_past_max_in_flight_are_refused_in_their_own_slot() {
+    let server = server_with(Limits::default().with_max_in_flight(1));
+    let gate = Gate::new();
+    let started = instant_and_slow(&server, &gate);
+    let (conn, mut peer) = accept(&server).await;
+
+    peer.send(json!([
+        request(1, "instant", json!("first")),
+        request(2, "slow", json!("second")),
+        request(3, "slow", json!("third")),
+    ]))
+    .await;
+    until("the second item to count", || {
+        conn.requests_in_flight() == 1
+    })
+    .await;
+    assert_eq!(started.load(Ordering::SeqCst), 1, "the third never started");
+    gate.open(1);
+    let answer = peer.recv().await;
+    let items = answer.as_array().expect("one array");
+    assert_eq!(items.len(), 3, "{answer}");
+    assert_eq!(items[0]["result"], json!("first"));
+    assert_eq!(items[1]["result"], json!("second"));
+    assert_eq!(
+        (items[2]["id"].clone(), error_code(&items[2])),
+        (json!(3), Some(-32004))
+    );
+    assert_eq!(conn.requests_in_flight(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn responses_in_a_batch_complete_our_calls_and_get_no_entry() {
+    let (server, _calls, _events) = batch_server(Limits::default());
+    let (conn, mut peer) = accept(&server).await;
+    let call = tokio::spawn({
+        let conn = conn.clone();
+        async move { conn.request("question", json!(null)).await }
+    });
+    let asked = peer.recv().await;
+    assert_eq!(asked["method"], "question");
+
+    let answer = peer
+        .exchange(json!([
+            { "jsonrpc": "2.0", "id": asked["id"], "result": "the answer" },
+            request(5, "echo", json!("five")),
+        ]))
+        .await;
+    assert_eq!(
+        answer,
+        json!([{ "jsonrpc": "2.0", "id": 5, "result": "five" }]),
+        "only the request has an entry"
+    );
+    let result = within("our call", call).await.unwrap();
+    assert_eq!(result.unwrap(), json!("the answer"));
+    assert_eq!(conn.pending_calls(), 0);
+}

@@ -69,6 +69,8 @@ pub(crate) struct Router {
     tasks: JoinSet<()>,
     /// The peer's requests still running, for `$/cancelRequest`; made with the first one.
     running: Option<Arc<Running>>,
+    /// Events that found the event queue full, in arrival order.
+    held: Vec<EventJob>,
 }
 
 impl Router {
@@ -81,6 +83,7 @@ impl Router {
             backlog: Arc::default(),
             tasks: JoinSet::new(),
             running: None,
+            held: Vec::new(),
         }
     }
 
@@ -103,11 +106,15 @@ impl Router {
     }
 
     /// Handles one received text frame.
-    pub(crate) async fn on_frame(&mut self, frame: Frame, heartbeat: &mut Heartbeat) {
+    ///
+    /// Never waits: an event that finds the connection's event queue full is held back (with
+    /// every event after it, in order) until the control loop awaits
+    /// [`deliver_held_events`](Self::deliver_held_events).
+    pub(crate) fn on_frame(&mut self, frame: Frame, heartbeat: &mut Heartbeat) {
         let text = frame.as_str();
         match parse_frame(text) {
             Received::Single(message) => {
-                if let Some(reply) = self.on_message(message, &frame, heartbeat).await {
+                if let Some(reply) = self.on_message(message, &frame, heartbeat) {
                     self.spawn_reply(reply);
                 }
             }
@@ -120,7 +127,7 @@ impl Router {
                 ));
                 self.conn.push(Frame::from(encode_error(None, &err)));
             }
-            Received::Batch(items) => self.on_batch(&frame, items, heartbeat).await,
+            Received::Batch(items) => self.on_batch(&frame, items, heartbeat),
             Received::Invalid(err) => {
                 tracing::debug!(connection = %self.conn.id(), %err, "invalid frame");
                 self.conn.push(Frame::from(encode_error(None, &err)));
@@ -129,7 +136,7 @@ impl Router {
     }
 
     /// Handles one message; a request yields the future of its encoded response.
-    async fn on_message(
+    fn on_message(
         &mut self,
         message: Incoming<'_>,
         frame: &Frame,
@@ -144,7 +151,7 @@ impl Router {
                     Ok(Some(answer)) => self.conn.push(answer),
                     Ok(None) => {}
                     Err(()) if method == echorpc_protocol::CANCEL_REQUEST => self.cancel(params),
-                    Err(()) => self.deliver_event(&method, params, frame).await,
+                    Err(()) => self.deliver_event(&method, params, frame),
                 }
                 None
             }
@@ -259,15 +266,10 @@ impl Router {
 
     /// Handles a batch: events and responses in order now, requests concurrently, and their
     /// answers sent back as one array in request order.
-    async fn on_batch(
-        &mut self,
-        frame: &Frame,
-        items: Vec<Incoming<'_>>,
-        heartbeat: &mut Heartbeat,
-    ) {
+    fn on_batch(&mut self, frame: &Frame, items: Vec<Incoming<'_>>, heartbeat: &mut Heartbeat) {
         let mut replies = Vec::with_capacity(items.len());
         for item in items {
-            if let Some(reply) = self.on_message(item, frame, heartbeat).await {
+            if let Some(reply) = self.on_message(item, frame, heartbeat) {
                 replies.push(reply);
             }
         }
@@ -294,7 +296,7 @@ impl Router {
     /// before a request sent after it); the rest goes to the connection's event task. A full
     /// event queue makes the reader wait, which stops reading from this peer until its events
     /// are handled (back-pressure, never loss).
-    async fn deliver_event(&mut self, event: &str, params: Option<&RawValue>, frame: &Frame) {
+    fn deliver_event(&mut self, event: &str, params: Option<&RawValue>, frame: &Frame) {
         let Some(subscribers) = self.registry.subscribers(event) else {
             tracing::trace!(connection = %self.conn.id(), event, "event with no subscriber; dropped");
             return;
@@ -332,8 +334,34 @@ impl Router {
             tx
         });
         self.backlog.fetch_add(1, Ordering::AcqRel);
-        // The receiver lives as long as the sender (it ends when the router is dropped).
-        let _ = queue.send(job).await;
+        if !self.held.is_empty() {
+            self.held.push(job);
+            return;
+        }
+        match queue.try_send(job) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(job)) => self.held.push(job),
+            // The receiver lives as long as the router's task set.
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
+    }
+
+    /// Whether events wait for room in the event queue (see [`on_frame`](Self::on_frame)).
+    pub(crate) fn holds_events(&self) -> bool {
+        !self.held.is_empty()
+    }
+
+    /// Queues the held events, in order, waiting for room: the reader stops reading from this
+    /// peer meanwhile (back-pressure, never loss).
+    pub(crate) async fn deliver_held_events(&mut self) {
+        let Some(queue) = self.events.clone() else {
+            return;
+        };
+        for job in std::mem::take(&mut self.held) {
+            if queue.send(job).await.is_err() {
+                return;
+            }
+        }
     }
 }
 

@@ -71,7 +71,14 @@ pub(crate) async fn drive<T: Transport>(
             reason = conn.close_requested() => break Some(reason),
             // Cancel safe: `next` on a stream loses nothing when dropped.
             received = stream.next() => match received {
-                Some(Ok(frame)) => router.on_frame(frame, &mut heartbeat).await,
+                Some(Ok(frame)) => {
+                    router.on_frame(frame, &mut heartbeat);
+                    if router.holds_events() {
+                        // Rare (a peer flooding slow subscribers), so boxed: an idle
+                        // connection's task does not carry this state.
+                        Box::pin(router.deliver_held_events()).await;
+                    }
+                }
                 None => break None,
                 Some(Err(err)) => {
                     let close = err.close().cloned();

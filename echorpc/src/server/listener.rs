@@ -62,6 +62,34 @@ async fn handshake(
 }
 
 async fn handle_socket(server: Server, tcp: TcpStream, peer: SocketAddr) {
+    // The handshake's futures (TLS, the upgrade request, auth) are boxed and freed once it is
+    // over, so the task that then runs the connection for hours is no bigger than it needs.
+    let Some(accepted) = Box::pin(accept_upgrade(&server, tcp, peer)).await else {
+        return;
+    };
+    let Accepted {
+        socket,
+        opened,
+        slot: _slot,
+    } = accepted;
+    session::run(
+        &server.inner,
+        WsTransport::new(socket),
+        opened,
+        &peer.to_string(),
+    )
+    .await;
+}
+
+/// A socket past its upgrade, its connection in the table, and the slot it holds.
+struct Accepted {
+    socket: WebSocketStream<Stream>,
+    opened: session::Opened,
+    slot: session::Slot,
+}
+
+/// TLS, the upgrade request, admission and the 101 answer; `None` when refused (answered).
+async fn accept_upgrade(server: &Server, tcp: TcpStream, peer: SocketAddr) -> Option<Accepted> {
     let inner = &server.inner;
     let _ = tcp.set_nodelay(true);
     let slot = session::take_slot(inner);
@@ -69,27 +97,34 @@ async fn handle_socket(server: Server, tcp: TcpStream, peer: SocketAddr) {
     let read = tokio::select! {
         read = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake(inner, tcp, peer)) => read,
         // A handshake does not hold up `stop`.
-        _ = stopped.wait_for(|stopped| *stopped) => return,
+        _ = stopped.wait_for(|stopped| *stopped) => return None,
     };
     let (mut stream, upgrade) = match read {
         Ok(Some((stream, Ok(upgrade)))) => (stream, upgrade),
         Ok(Some((mut stream, Err(refusal)))) => {
             inner.counters.upgrade_rejected(refusal.status);
             tracing::info!(%peer, status = refusal.status, "upgrade refused: bad upgrade request");
-            return upgrade::refuse(&mut stream, refusal).await;
+            upgrade::refuse(&mut stream, refusal).await;
+            return None;
         }
-        Ok(None) => return,
-        Err(_) => return tracing::debug!(%peer, "upgrade request timed out"),
+        Ok(None) => return None,
+        Err(_) => {
+            tracing::debug!(%peer, "upgrade request timed out");
+            return None;
+        }
     };
     let mut request = upgrade.auth.clone();
     request.peer_addr = Some(peer);
-    let meta = match session::admit(inner, slot, request).await {
-        Ok((slot, meta)) => (slot, meta),
-        Err(refusal) => return upgrade::refuse(&mut stream, refusal).await,
+    let (slot, meta) = match session::admit(inner, slot, request).await {
+        Ok(admitted) => admitted,
+        Err(refusal) => {
+            upgrade::refuse(&mut stream, refusal).await;
+            return None;
+        }
     };
-    let (_slot, meta) = meta;
     if let Err(err) = upgrade::accept(&mut stream, &upgrade).await {
-        return tracing::debug!(%peer, %err, "upgrade answer failed");
+        tracing::debug!(%peer, %err, "upgrade answer failed");
+        return None;
     }
     let socket = WebSocketStream::from_partially_read(
         stream,
@@ -99,5 +134,9 @@ async fn handle_socket(server: Server, tcp: TcpStream, peer: SocketAddr) {
     )
     .await;
     let opened = session::open(inner, meta);
-    session::run(inner, WsTransport::new(socket), opened, &peer.to_string()).await;
+    Some(Accepted {
+        socket,
+        opened,
+        slot,
+    })
 }

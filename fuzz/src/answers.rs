@@ -48,10 +48,16 @@ fn present<'de, D: Deserializer<'de>>(de: D) -> Result<Option<&'de RawValue>, D:
 pub fn parse_answer(text: &str) -> Answer {
     let wire: Wire<'_> = serde_json::from_str(text)
         .unwrap_or_else(|err| panic!("malformed answer ({err}): {text:.300}"));
-    assert_eq!(wire.jsonrpc, "2.0", "answer without jsonrpc 2.0: {text:.300}");
+    assert_eq!(
+        wire.jsonrpc, "2.0",
+        "answer without jsonrpc 2.0: {text:.300}"
+    );
     let id = wire.id.get();
     assert!(
-        matches!(id.as_bytes().first(), Some(b'"' | b'-' | b'0'..=b'9' | b'n')),
+        matches!(
+            id.as_bytes().first(),
+            Some(b'"' | b'-' | b'0'..=b'9' | b'n')
+        ),
         "answer id is not a string, number or null: {text:.300}"
     );
     let outcome = match (wire.result, wire.error) {
@@ -105,7 +111,8 @@ mod tests {
         let ok = parse_answer(r#"{"jsonrpc":"2.0","id":1.50,"result":null}"#);
         assert_eq!(ok.id, "1.50");
         assert_eq!(ok.outcome, Ok("null".to_owned()));
-        let err = parse_answer(r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"x"}}"#);
+        let err =
+            parse_answer(r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"x"}}"#);
         assert_eq!(err.outcome, Err(-32600));
         for bad in [
             r#"{"jsonrpc":"2.0","id":1}"#,
@@ -114,7 +121,10 @@ mod tests {
             r#"{"jsonrpc":"2.0","id":{},"result":1}"#,
             r#"{"jsonrpc":"2.0","id":1,"result":1,"extra":0}"#,
         ] {
-            assert!(std::panic::catch_unwind(|| parse_answer(bad)).is_err(), "{bad}");
+            assert!(
+                std::panic::catch_unwind(|| parse_answer(bad)).is_err(),
+                "{bad}"
+            );
         }
     }
 }

@@ -58,7 +58,9 @@ type Sent = HashMap<u64, Vec<Result<String, ()>>>;
 fn responses_in(frame: &str, sent: &mut Sent) {
     let objects: Vec<&RawValue> = match frame.trim_start().as_bytes().first() {
         Some(b'[') => serde_json::from_str(frame).unwrap_or_default(),
-        _ => serde_json::from_str(frame).map(|one| vec![one]).unwrap_or_default(),
+        _ => serde_json::from_str(frame)
+            .map(|one| vec![one])
+            .unwrap_or_default(),
     };
     for object in objects {
         let Ok(response) = serde_json::from_str::<Response<'_>>(object.get()) else {
@@ -145,12 +147,14 @@ async fn exchange(frames: Vec<String>) {
         let outcome = or_hang("a call", call).await.expect("the call task");
         let allowed = sent.get(&id).map(Vec::as_slice).unwrap_or_default();
         match outcome {
-            Ok(value) => assert!(
-                allowed.iter().any(|a| a
-                    .as_ref()
-                    .is_ok_and(|raw| serde_json::from_str::<Value>(raw).ok() == Some(value.clone()))),
-                "{method} (id {id}) resolved with {value}, never sent for its id"
-            ),
+            Ok(value) => {
+                assert!(
+                    allowed.iter().any(|a| a.as_ref().is_ok_and(
+                        |raw| serde_json::from_str::<Value>(raw).ok() == Some(value.clone())
+                    )),
+                    "{method} (id {id}) resolved with {value}, never sent for its id"
+                )
+            }
             // A result sent for its id that is no `Value` (a number out of range, say).
             Err(Error::UnexpectedResult(_)) => assert!(
                 allowed.iter().any(|a| a
@@ -166,7 +170,11 @@ async fn exchange(frames: Vec<String>) {
             Err(other) => panic!("{method}: unexpected failure {other:?}"),
         }
     }
-    assert_eq!(conn.pending_calls(), 0, "calls still pending after all resolved");
+    assert_eq!(
+        conn.pending_calls(),
+        0,
+        "calls still pending after all resolved"
+    );
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(conn.requests_in_flight(), 0, "handlers still running");
     drop(tx);

@@ -28,7 +28,11 @@ pub fn run(data: &[u8]) {
 async fn exchange(piece: usize, request: Vec<u8>) {
     let (mut client, mut server) = tokio::io::duplex(2 * MAX_INPUT);
     let serve = tokio::spawn(async move { upgrade_exchange(&mut server).await });
-    let piece = if piece == 0 { request.len().max(1) } else { piece };
+    let piece = if piece == 0 {
+        request.len().max(1)
+    } else {
+        piece
+    };
     for chunk in request.chunks(piece) {
         if client.write_all(chunk).await.is_err() {
             break;
@@ -37,7 +41,9 @@ async fn exchange(piece: usize, request: Vec<u8>) {
     }
     // The client is done sending; a request still partial is then refused.
     let _ = client.shutdown().await;
-    let outcome = or_hang("the upgrade", serve).await.expect("the upgrade task");
+    let outcome = or_hang("the upgrade", serve)
+        .await
+        .expect("the upgrade task");
     let mut answer = Vec::new();
     or_hang("the answer", client.read_to_end(&mut answer))
         .await

@@ -137,7 +137,8 @@ fn expected(method: &str, params: Option<&str>) -> Option<Value> {
                 None | Some("null") => true,
                 Some(text) if text.starts_with('{') => true,
                 Some(text) => text.strip_prefix('[').is_some_and(|rest| {
-                    rest.trim_start_matches([' ', '\t', '\n', '\r']).starts_with(']')
+                    rest.trim_start_matches([' ', '\t', '\n', '\r'])
+                        .starts_with(']')
                 }),
             };
             ok.then(|| json!([]))
@@ -177,7 +178,12 @@ async fn call(method: &str, params: &RawValue) {
         (Ok(value), Some(want)) => {
             // Compare after a round trip through text, as the client's value took one.
             let want: Value = serde_json::from_str(&want.to_string()).expect("json");
-            assert_eq!(value, want, "{method}({}) decoded differently", params.get());
+            assert_eq!(
+                value,
+                want,
+                "{method}({}) decoded differently",
+                params.get()
+            );
         }
         (Err(Error::Rpc(obj)), None) => {
             assert_eq!(

@@ -69,10 +69,12 @@ fn server() -> Server {
     register(server.register("fail", |_: Value, _| async move {
         Err::<Value, _>(Error::new(-32000, "refused"))
     }));
-    register(server.register("back", |p: Value, conn: Connection| async move {
-        conn.request_with_timeout("peer", p, Duration::from_millis(100))
-            .await
-    }));
+    register(
+        server.register("back", |p: Value, conn: Connection| async move {
+            conn.request_with_timeout("peer", p, Duration::from_millis(100))
+                .await
+        }),
+    );
     server
         .subscribe("news", |_: Value, _| async move {
             tokio::task::yield_now().await;
@@ -159,7 +161,11 @@ async fn exchange(frames: Vec<String>) {
     if answered {
         tokio::time::sleep(Duration::from_secs(1)).await;
         assert_eq!(conn.requests_in_flight(), 0, "handlers still running");
-        assert_eq!(conn.pending_calls(), 0, "calls back to the peer still pending");
+        assert_eq!(
+            conn.pending_calls(),
+            0,
+            "calls back to the peer still pending"
+        );
     }
     // The peer goes away; the server's side then closes.
     drop(tx);
@@ -221,10 +227,19 @@ fn check(owed: &Owed, read: &Read, complete: bool) {
     got_batches.sort();
     owed_batches.sort();
     if complete {
-        assert_eq!(got, owed.singles, "single answers differ from what was owed");
-        assert_eq!(got_batches, owed_batches, "batch answers differ from what was owed");
+        assert_eq!(
+            got, owed.singles,
+            "single answers differ from what was owed"
+        );
+        assert_eq!(
+            got_batches, owed_batches,
+            "batch answers differ from what was owed"
+        );
     } else {
-        assert!(read.close.is_some(), "the sentinel was not answered and no close came");
+        assert!(
+            read.close.is_some(),
+            "the sentinel was not answered and no close came"
+        );
         // The connection closed early: whatever came must still have been owed, once.
         for (id, n) in &got {
             assert!(
@@ -233,7 +248,10 @@ fn check(owed: &Owed, read: &Read, complete: bool) {
             );
         }
         for batch in &got_batches {
-            assert!(owed_batches.contains(batch), "batch answer {batch:?} not owed");
+            assert!(
+                owed_batches.contains(batch),
+                "batch answer {batch:?} not owed"
+            );
         }
     }
 }

@@ -42,7 +42,9 @@ impl Stream for RuntimeEnd {
     type Item = Result<Frame, TransportError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        Pin::new(&mut self.incoming).poll_next(cx).map(|f| f.map(Ok))
+        Pin::new(&mut self.incoming)
+            .poll_next(cx)
+            .map(|f| f.map(Ok))
     }
 }
 

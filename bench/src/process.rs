@@ -39,7 +39,17 @@ impl ServerProcess {
     /// # Errors
     /// When it cannot start, exits, or prints no listening line within 10 s.
     pub async fn start(binary: &Path) -> Result<ServerProcess, String> {
+        Self::start_with(binary, &[]).await
+    }
+
+    /// Starts `binary` with `args` and waits for its listening line. A `tls-root PATH` line
+    /// before it makes every later `wss://` dial trust (only) that root.
+    ///
+    /// # Errors
+    /// As [`start`](Self::start), and when the announced root cannot be used.
+    pub async fn start_with(binary: &Path, args: &[&str]) -> Result<ServerProcess, String> {
         let mut child = Command::new(binary)
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -76,13 +86,19 @@ async fn listening_url<R: AsyncRead + Unpin>(
         if let Some(addr) = line.trim().strip_prefix(LISTENING_PREFIX) {
             return Ok(to_url(addr.trim()));
         }
+        if let Some(path) = line.trim().strip_prefix(TLS_ROOT_PREFIX) {
+            crate::ws::trust_root_file(path.trim())?;
+        }
     }
     Err("server exited before its listening line".to_string())
 }
 
-/// `127.0.0.1:PORT` becomes `ws://127.0.0.1:PORT/`; a full `ws://` URL stays as it is.
+/// What a TLS server prints before its listening line: `tls-root PATH` (a PEM root).
+pub const TLS_ROOT_PREFIX: &str = "tls-root ";
+
+/// `127.0.0.1:PORT` becomes `ws://127.0.0.1:PORT/`; a full `ws://` or `wss://` URL stays.
 fn to_url(addr: &str) -> String {
-    if addr.starts_with("ws://") {
+    if addr.starts_with("ws://") || addr.starts_with("wss://") {
         addr.to_string()
     } else {
         format!("ws://{addr}/")
@@ -153,5 +169,6 @@ mod tests {
     fn urls_from_listening_lines() {
         assert_eq!(to_url("127.0.0.1:9"), "ws://127.0.0.1:9/");
         assert_eq!(to_url("ws://127.0.0.1:9/rpc"), "ws://127.0.0.1:9/rpc");
+        assert_eq!(to_url("wss://127.0.0.1:9/"), "wss://127.0.0.1:9/");
     }
 }

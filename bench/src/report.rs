@@ -46,16 +46,41 @@ struct Row {
 }
 
 /// Everything measured so far, in the order rows first appeared, plus notes.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Results {
     rows: Vec<Row>,
     notes: Vec<String>,
+    columns: [&'static str; 3],
+    /// The two ratio columns: (numerator, denominator) indices into `columns`.
+    ratios: [(usize, usize); 2],
+}
+
+impl Default for Results {
+    /// The main table: [`COLUMNS`], ratios ours/jsonrpsee and ours/bound.
+    fn default() -> Self {
+        Self {
+            rows: Vec::new(),
+            notes: Vec::new(),
+            columns: COLUMNS,
+            ratios: [(2, 0), (2, 1)],
+        }
+    }
 }
 
 impl Results {
+    /// A table of other columns, its ratio columns dividing column `n` by column `d` for each
+    /// `(n, d)` of `ratios`.
+    pub fn with_columns(columns: [&'static str; 3], ratios: [(usize, usize); 2]) -> Self {
+        Self {
+            columns,
+            ratios,
+            ..Self::default()
+        }
+    }
+
     /// Records one run's `value` of `metric` in `scenario` for `column`.
     pub fn add(&mut self, scenario: &str, metric: Metric, column: &str, value: f64) {
-        let Some(col) = COLUMNS.iter().position(|c| *c == column) else {
+        let Some(col) = self.columns.iter().position(|c| *c == column) else {
             return;
         };
         let row = match self
@@ -86,8 +111,13 @@ impl Results {
     /// The markdown table followed by the notes.
     pub fn to_markdown(&self) -> String {
         let mut out = String::new();
-        out.push_str(
-            "| scenario | metric | jsonrpsee | bound | ours | ours/jsonrpsee | ours/bound |\n",
+        let [a, b, c] = self.columns;
+        let names = |(n, d): (usize, usize)| format!("{}/{}", self.columns[n], self.columns[d]);
+        let _ = writeln!(
+            out,
+            "| scenario | metric | {a} | {b} | {c} | {} | {} |",
+            names(self.ratios[0]),
+            names(self.ratios[1])
         );
         out.push_str("|---|---|---:|---:|---:|---:|---:|\n");
         for row in &self.rows {
@@ -101,8 +131,8 @@ impl Results {
                 cells[0],
                 cells[1],
                 cells[2],
-                ratio(spreads[2], spreads[0]),
-                ratio(spreads[2], spreads[1]),
+                ratio(spreads[self.ratios[0].0], spreads[self.ratios[0].1]),
+                ratio(spreads[self.ratios[1].0], spreads[self.ratios[1].1]),
             );
         }
         if !self.notes.is_empty() {
@@ -126,6 +156,7 @@ fn cell(s: Spread) -> String {
 
 /// Ratio of medians, `n/a` when either side is missing.
 fn ratio(ours: Option<Spread>, other: Option<Spread>) -> String {
+    // (The numerator is "ours" in the main table, a deployment variant in `--deploy`'s.)
     match (ours, other) {
         (Some(o), Some(t)) if t.median > 0.0 => format!("{:.2}×", o.median / t.median),
         _ => "n/a".to_string(),
@@ -233,5 +264,19 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("- ours: missing"));
+    }
+
+    #[test]
+    fn deploy_table_divides_variants_by_the_plain_listener() {
+        let mut r = Results::with_columns(["ours", "axum", "wss"], [(1, 0), (2, 0)]);
+        r.add("b", Metric::CallsPerSec, "ours", 100.0);
+        r.add("b", Metric::CallsPerSec, "axum", 95.0);
+        r.add("b", Metric::CallsPerSec, "wss", 80.0);
+        let md = r.to_markdown();
+        assert!(
+            md.contains("| ours | axum | wss | axum/ours | wss/ours |"),
+            "{md}"
+        );
+        assert!(md.contains("| 100 | 95.0 | 80.0 | 0.95× | 0.80× |"), "{md}");
     }
 }

@@ -17,6 +17,8 @@ pub struct Server {
     pub binary: &'static str,
     /// Method a client calls to receive broadcasts, if the server needs one.
     pub subscribe: Option<&'static str>,
+    /// Command-line arguments of the binary.
+    pub args: &'static [&'static str],
 }
 
 /// Every server the runner knows, in table order. `ours` is the slot for echorpc.
@@ -25,18 +27,53 @@ pub const SERVERS: [Server; 3] = [
         name: "jsonrpsee",
         binary: "bench-server-jsonrpsee",
         subscribe: Some("subscribe_tick"),
+        args: &[],
     },
     Server {
         name: "bound",
         binary: "bench-server-bound",
         subscribe: None,
+        args: &[],
     },
     Server {
         name: "ours",
         binary: "bench-server-ours",
         subscribe: None,
+        args: &[],
     },
 ];
+
+/// The deployment variants of echorpc (`runner --deploy`), in table order: the standalone
+/// listener over `ws://`, the same server mounted as an axum route, and the standalone listener
+/// over `wss://` (rustls, a certificate generated at start).
+pub const DEPLOY: [Server; 3] = [
+    Server {
+        name: "ours",
+        binary: "bench-server-ours",
+        subscribe: None,
+        args: &[],
+    },
+    Server {
+        name: "axum",
+        binary: "bench-server-ours",
+        subscribe: None,
+        args: &["--axum"],
+    },
+    Server {
+        name: "wss",
+        binary: "bench-server-ours",
+        subscribe: None,
+        args: &["--tls"],
+    },
+];
+
+/// The scenarios of `runner --deploy`: b, c and idle memory at `mem_conns`.
+pub fn deploy_suite(mem_conns: &[usize]) -> Vec<Scenario> {
+    suite(mem_conns, &[])
+        .into_iter()
+        .filter(|s| matches!(s.letter, 'b' | 'c' | 'e'))
+        .collect()
+}
 
 /// A client library under test (scenario g), measured against its own stack's server.
 #[derive(Debug, Clone, Copy)]
@@ -200,7 +237,7 @@ pub async fn measure_server(
     bin_dir: &Path,
     timing: Timing,
 ) -> Result<Measured, String> {
-    let proc = ServerProcess::start(&bin_dir.join(server.binary)).await?;
+    let proc = ServerProcess::start_with(&bin_dir.join(server.binary), server.args).await?;
     let outcome = match scenario.kind {
         Kind::Load {
             conns,

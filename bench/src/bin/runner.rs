@@ -1,7 +1,11 @@
 //! Runs every scenario against every available server, repeats, and prints a markdown table.
 //!
-//! `runner [--quick] [--repeat N] [--warmup SECS] [--duration SECS] [--servers a,b]
+//! `runner [--quick] [--deploy] [--repeat N] [--warmup SECS] [--duration SECS] [--servers a,b]
 //!         [--scenarios abcdefg] [--mem-conns 2000,10000] [--bcast-clients 1000,10000]`
+//!
+//! `--deploy` runs b, c and idle memory (e) against echorpc's deployment variants instead (the
+//! standalone listener over `ws://`, mounted in axum, over `wss://`) and prints their ratios
+//! to the plain listener.
 //!
 //! Progress goes to stderr, the table to stdout. Exits 1 if any run failed or any call was
 //! answered wrongly; speed never decides the exit code.
@@ -9,7 +13,7 @@
 use echorpc_bench::process::{bin_dir, open_files_limit};
 use echorpc_bench::report::{Results, machine_note};
 use echorpc_bench::scenarios::{
-    self, CLIENTS, ClientStack, Measured, SERVERS, Scenario, Server, Timing,
+    self, CLIENTS, ClientStack, DEPLOY, Measured, SERVERS, Scenario, Server, Timing,
 };
 use std::path::Path;
 use std::process::ExitCode;
@@ -22,6 +26,7 @@ const FD_BASE: usize = 64;
 #[derive(Debug, Clone)]
 struct Options {
     quick: bool,
+    deploy: bool,
     repeat: usize,
     timing: Timing,
     servers: Vec<String>,
@@ -34,6 +39,7 @@ impl Options {
     fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
         let mut o = Options {
             quick: false,
+            deploy: false,
             repeat: 3,
             timing: Timing {
                 warmup: Duration::from_secs(1),
@@ -48,6 +54,10 @@ impl Options {
         while let Some(flag) = args.next() {
             if flag == "--quick" {
                 o.quick = true;
+                continue;
+            }
+            if flag == "--deploy" {
+                o.deploy = true;
                 continue;
             }
             if flag == "--help" || flag == "-h" {
@@ -102,7 +112,7 @@ impl Options {
     }
 }
 
-const USAGE: &str = "usage: runner [--quick] [--repeat N] [--warmup SECS] [--duration SECS] \
+const USAGE: &str = "usage: runner [--quick] [--deploy] [--repeat N] [--warmup SECS] [--duration SECS] \
 [--servers jsonrpsee,bound,ours] [--scenarios abcdefg] [--mem-conns 2000,10000] \
 [--bcast-clients 1000,10000]";
 
@@ -177,10 +187,20 @@ async fn quick(dir: &Path) -> ExitCode {
 
 /// The full suite; see the module docs.
 async fn full(opts: &Options, dir: &Path) -> ExitCode {
-    let mut results = Results::default();
-    let servers: Vec<&Server> = SERVERS
+    let (mut results, all_servers, all_scenarios) = if opts.deploy {
+        let results = Results::with_columns(["ours", "axum", "wss"], [(1, 0), (2, 0)]);
+        (
+            results,
+            &DEPLOY[..],
+            scenarios::deploy_suite(&opts.mem_conns),
+        )
+    } else {
+        let all = scenarios::suite(&opts.mem_conns, &opts.bcast_clients);
+        (Results::default(), &SERVERS[..], all)
+    };
+    let servers: Vec<&Server> = all_servers
         .iter()
-        .filter(|s| opts.servers.iter().any(|n| n == s.name))
+        .filter(|s| opts.deploy || opts.servers.iter().any(|n| n == s.name))
         .filter(|s| present(dir, s.binary, s.name, "server", &mut results))
         .collect();
     let clients: Vec<(&ClientStack, &Server)> = CLIENTS
@@ -188,7 +208,7 @@ async fn full(opts: &Options, dir: &Path) -> ExitCode {
         .filter_map(|c| servers.iter().find(|s| s.name == c.name).map(|s| (c, *s)))
         .filter(|(c, _)| present(dir, c.binary, c.name, "client", &mut results))
         .collect();
-    let suite: Vec<Scenario> = scenarios::suite(&opts.mem_conns, &opts.bcast_clients)
+    let suite: Vec<Scenario> = all_scenarios
         .into_iter()
         .filter(|s| opts.letters.contains(s.letter))
         .filter(|s| fds_allow(s, &mut results))

@@ -181,7 +181,9 @@ impl Connection {
     ///
     /// # Errors
     /// [`Error::Timeout`] when not every answer came within the request timeout;
-    /// [`Error::NotConnected`] when the connection is or becomes closed.
+    /// [`Error::NotConnected`] when the connection is closed before the batch is sent. Calls
+    /// still unanswered when it closes afterwards fail in their own slots with
+    /// [`Error::NotConnected`].
     pub async fn batch_request<I, M, P>(&self, calls: I) -> Result<Vec<Result<Value, Error>>, Error>
     where
         I: IntoIterator<Item = (M, P)>,

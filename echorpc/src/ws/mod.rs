@@ -12,9 +12,10 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use crate::config::Limits;
 
 /// Bytes read from the socket at a time. The read buffer is allocated for every connection,
-/// idle or not, so it is kept small (tungstenite's default is 128 KiB); larger messages are
-/// still read whole, in several reads.
-const READ_BUFFER: usize = 4 * 1024;
+/// idle or not, so it is kept small (tungstenite's default is 128 KiB): JSON-RPC messages are
+/// mostly far smaller, and a larger one is still read whole (tungstenite grows the buffer to
+/// the frame's announced length, so it takes one more read, not many).
+const READ_BUFFER: usize = 2 * 1024;
 
 pub(crate) fn config(limits: &Limits) -> WebSocketConfig {
     WebSocketConfig::default()

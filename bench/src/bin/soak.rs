@@ -143,7 +143,7 @@ async fn client_loop(url: String, n: u64, counters: Arc<Counters>, until: Instan
                 .await
                 .map(|v| v == json!(op * 2)),
             3 => client
-                .publish("chat", json!({ "msg": { "text": format!("hi {op}") } }))
+                .publish("chat", json!({ "text": format!("hi {op}") }))
                 .await
                 .map(|()| true),
             4 => client
@@ -190,6 +190,7 @@ async fn main() {
     let mut server = Command::new(&opts.server)
         .env("ECHORPC_PORT", port.to_string())
         .env("ECHORPC_PING_MS", "1000")
+        .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()

@@ -25,9 +25,9 @@ pub use crate::raw::Params;
 pub use crate::service::{Handlers, Peer, Service};
 pub use crate::{Connection, Error, Server};
 
+pub use crate::__echorpc_contract_gate as contract_gate;
 #[cfg(feature = "schema")]
 pub use crate::contract::__support as contract;
-pub use crate::__echorpc_contract_gate as contract_gate;
 
 /// Parses the params of a method whose arguments travel as an object of named fields (or, for
 /// other JSON-RPC peers, as a positional array). Absent or `null` params count as `{}`, so a

@@ -70,8 +70,8 @@
 
 mod auth;
 mod backoff;
-mod call_trace;
 mod batch;
+mod call_trace;
 mod client;
 mod config;
 mod connection;

@@ -14,14 +14,13 @@ use std::net::SocketAddr;
 use axum::Router;
 use axum::routing::get;
 
-#[path = "deploy.rs"]
-mod deploy;
-
 // The example server's handlers and auth, shared with `examples/server.rs`; its `main` is
 // not used here.
 #[allow(dead_code)]
 #[path = "server.rs"]
 mod server;
+
+use server::deploy;
 
 fn port() -> Result<u16, String> {
     match std::env::var("ECHORPC_PORT") {

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 #[path = "deploy.rs"]
-mod deploy;
+pub(crate) mod deploy;
 
 use echorpc::{Connection, Error, Server};
 use echorpc_examples::{App, AppServer, CallbacksClient, CallbacksEvents, Chat, Slept, Sum, Who};

@@ -1,6 +1,6 @@
 //! Property tests over the in-memory transport: randomised interleavings of calls both ways,
-//! batches, events both ways, slow and failing handlers, and disconnects with reconnects, all
-//! on a paused clock (deterministic per case, no sockets).
+//! batches, events both ways, slow and failing handlers, abandoned (cancelled) calls, and
+//! disconnects with reconnects, all on a paused clock (deterministic per case, no sockets).
 //!
 //! Invariants checked for every case:
 //! - each call resolves exactly once, with its own answer (every call's argument is unique, so
@@ -8,13 +8,11 @@
 //! - each handler runs at most once per call, exactly once for a call answered with a result;
 //! - events arrive in the order they were published, and all of them when no disconnect
 //!   happened;
+//! - a call abandoned before its answer is cancelled (`$/cancelRequest`) or stopped with its
+//!   connection: its handler never runs to its end;
 //! - once everything is done, no call is pending and no handler is in flight on either side.
-//!
-//! Cancellation (`$/cancelRequest`, issue 10) is not implemented yet; when it is, it becomes one
-//! more [`Action`] variant (cancel a call started by an earlier action) and one more allowed
-//! outcome in [`Case::check_call`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -38,6 +36,9 @@ enum Action {
     ServerEvent,
     /// The connection drops (the client disconnects) and the client connects again.
     Reconnect,
+    /// The client calls `slow` (sleeping `ms`) and stops waiting after `after` ms (< `ms`):
+    /// the call is cancelled, and its handler must never finish.
+    Abandon { ms: u64, after: u64 },
 }
 
 /// Which server handler a call reaches.
@@ -70,6 +71,9 @@ fn action() -> impl Strategy<Value = Action> {
         3 => Just(Action::ClientEvent),
         3 => Just(Action::ServerEvent),
         1 => Just(Action::Reconnect),
+        2 => (10u64..60)
+            .prop_flat_map(|ms| (Just(ms), 1..ms - 2))
+            .prop_map(|(ms, after)| Action::Abandon { ms, after }),
     ]
 }
 
@@ -78,6 +82,10 @@ fn action() -> impl Strategy<Value = Action> {
 struct Seen {
     /// Handler runs per call argument.
     runs: HashMap<i64, usize>,
+    /// Calls of `slow` whose handler ran to its end.
+    finished: HashSet<i64>,
+    /// Calls the client abandoned before their answer.
+    abandoned: Vec<i64>,
     /// Events the server received, by connection generation, in arrival order.
     client_events: Vec<(u64, i64)>,
     /// Events the client received, in arrival order.
@@ -140,8 +148,10 @@ impl Case {
             .register("slow", move |p: Value, _| {
                 let arg = count(&s, &p);
                 let ms = p["x"].as_u64().unwrap_or(0);
+                let s = Arc::clone(&s);
                 async move {
                     tokio::time::sleep(Duration::from_millis(ms)).await;
+                    s.lock().unwrap().finished.insert(arg);
                     Ok::<_, Error>(json!(arg))
                 }
             })
@@ -294,6 +304,13 @@ fn check_seen(seen: &Seen, final_generation: u64) {
     for (arg, runs) in &seen.runs {
         assert_eq!(*runs, 1, "the handler of call {arg} ran {runs} times");
     }
+    for arg in &seen.abandoned {
+        // Cancelled by `$/cancelRequest`, or stopped with its connection: never finished.
+        assert!(
+            !seen.finished.contains(arg),
+            "the handler of abandoned call {arg} ran to its end"
+        );
+    }
     for events in [&seen.client_events, &seen.server_events] {
         for pair in events.windows(2) {
             assert!(pair[0] < pair[1], "events out of order: {events:?}");
@@ -385,6 +402,18 @@ async fn perform(case: &Case, action: Action, arg: i64) {
             match sent {
                 Ok(()) => case.seen.lock().unwrap().published[1] += 1,
                 Err(err) => assert!(case.overlapped(gen_at_start), "{err:?}"),
+            }
+        }
+        Action::Abandon { ms, after } => {
+            let call = case.client.request("slow", json!({ "arg": arg, "x": ms }));
+            match tokio::time::timeout(Duration::from_millis(after), call).await {
+                Err(_abandoned) => case.seen.lock().unwrap().abandoned.push(arg),
+                // Only a dropped connection ends the call before its deadline.
+                Ok(outcome) => {
+                    let err = outcome.expect_err("a slow call answered before it could finish");
+                    assert!(case.overlapped(gen_at_start), "{err:?}");
+                    assert_eq!(err.code(), Some(ErrorCode::NOT_CONNECTED), "{err:?}");
+                }
             }
         }
         Action::Reconnect => {

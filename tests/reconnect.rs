@@ -151,3 +151,60 @@ async fn an_explicit_connect_while_reconnecting_takes_over_without_a_second_conn
     assert!(client.is_connected());
     client.disconnect().await;
 }
+
+/// A free port nothing listens on (bound, then released).
+async fn dead_port() -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+#[tokio::test]
+async fn a_client_with_several_urls_moves_to_the_next_one_when_its_server_goes() {
+    let nowhere = dead_port().await;
+    let (second, second_addr) = start(restartable_server(0)).await;
+    let (third, third_addr) = start(restartable_server(0)).await;
+    let client = Client::builder(format!("ws://127.0.0.1:{nowhere}"))
+        .alternate_url(url(second_addr))
+        .alternate_url(url(third_addr))
+        .reconnect(echorpc::Backoff::new(
+            Duration::from_millis(20),
+            Duration::from_millis(50),
+        ))
+        .build();
+    let (up_tx, mut ups) = tokio::sync::mpsc::unbounded_channel();
+    client.on_connect(move |conn: Connection| {
+        let _ = up_tx.send(conn.id());
+        async {}
+    });
+
+    // The first URL refuses: connect goes on to the second.
+    within("connect", client.connect()).await.unwrap();
+    within("on_connect", ups.recv()).await.unwrap();
+    assert_eq!(second.connections().len(), 1, "connected to the second URL");
+    assert!(third.connections().is_empty());
+
+    // The second server goes away: the reconnect lands on the third, the next in the list.
+    second.stop().await;
+    within("reconnect", ups.recv()).await.unwrap();
+    assert_eq!(third.connections().len(), 1, "reconnected to the third URL");
+    assert_eq!(
+        client
+            .request("add", json!({"a": 2, "b": 3}))
+            .await
+            .unwrap(),
+        json!({"sum": 5})
+    );
+
+    // The third goes too: the list wraps around (the first is still dead, the second stopped)
+    // until the second is back on its port.
+    third.stop().await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!client.is_connected());
+    let (back, _) = start(restartable_server(second_addr.port())).await;
+    within("reconnect after wrapping around", ups.recv())
+        .await
+        .unwrap();
+    assert_eq!(back.connections().len(), 1);
+    client.disconnect().await;
+    back.stop().await;
+}

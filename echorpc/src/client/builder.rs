@@ -23,7 +23,8 @@ use crate::config::{DEFAULT_CONNECT_TIMEOUT, Limits, Settings};
 /// ```
 #[must_use]
 pub struct ClientBuilder {
-    pub(crate) url: String,
+    /// The server's URLs, tried in turn (never empty).
+    pub(crate) urls: Vec<String>,
     pub(crate) token: String,
     pub(crate) role: String,
     pub(crate) client_id: String,
@@ -44,7 +45,14 @@ impl std::fmt::Debug for ClientBuilder {
             crate::connection::REDACTED
         };
         f.debug_struct("ClientBuilder")
-            .field("url", &crate::client::dial::without_query(&self.url))
+            .field(
+                "urls",
+                &self
+                    .urls
+                    .iter()
+                    .map(|url| crate::client::dial::without_query(url))
+                    .collect::<Vec<_>>(),
+            )
             .field("token", &token)
             .field("role", &self.role)
             .field("client_id", &self.client_id)
@@ -66,7 +74,7 @@ impl std::fmt::Debug for ClientBuilder {
 impl ClientBuilder {
     pub(crate) fn new(url: String) -> Self {
         Self {
-            url,
+            urls: vec![url],
             token: String::new(),
             role: "web".to_owned(),
             client_id: String::new(),
@@ -77,6 +85,25 @@ impl ClientBuilder {
             #[cfg(feature = "tls")]
             tls: None,
         }
+    }
+
+    /// Adds another URL of the same service, such as another node of a cluster without a load
+    /// balancer. The client dials the URLs in turn: a failed attempt, or a reconnect after the
+    /// connection dropped, moves on to the next one (back to the first after the last), so a
+    /// node that went away is left for one that is up.
+    ///
+    /// ```
+    /// use echorpc::Client;
+    ///
+    /// let client = Client::builder("ws://10.0.0.1:9100")
+    ///     .alternate_url("ws://10.0.0.2:9100")
+    ///     .alternate_url("ws://10.0.0.3:9100")
+    ///     .build();
+    /// # drop(client);
+    /// ```
+    pub fn alternate_url(mut self, url: impl Into<String>) -> Self {
+        self.urls.push(url.into());
+        self
     }
 
     /// Adds a header to the upgrade request, e.g. `Authorization: Bearer …` for a server that

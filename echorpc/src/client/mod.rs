@@ -3,6 +3,7 @@
 
 mod builder;
 mod dial;
+mod endpoints;
 mod supervisor;
 
 pub use builder::ClientBuilder;
@@ -28,7 +29,8 @@ use crate::registration::registration_surface;
 use crate::registry::Registry;
 use crate::transport::Transport;
 use crate::ws::WsTransport;
-use dial::{DialError, Dialer, url_with_query, without_query};
+use dial::{DialError, Dialer};
+use endpoints::Endpoints;
 use supervisor::{Phase, install, supervise};
 
 /// A JSON-RPC client over WebSocket. Cheap to clone: clones share the connection, handlers and
@@ -67,10 +69,8 @@ pub struct Client {
 }
 
 struct Inner {
-    /// The URL dialled, with the query (which holds the token): never logged.
-    url: String,
-    /// The URL without its query: what logs and `Debug` show.
-    shown_url: String,
+    /// The server URLs, dialled in turn.
+    endpoints: Endpoints,
     meta: Metadata,
     /// TLS and extra headers of every dial.
     dialer: Dialer,
@@ -93,7 +93,7 @@ struct Inner {
 impl fmt::Debug for Inner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
-            .field("url", &self.shown_url)
+            .field("urls", &self.endpoints.shown().collect::<Vec<_>>())
             .field("meta", &self.meta)
             .field("phase", &*self.phase.borrow())
             .finish_non_exhaustive()
@@ -114,15 +114,14 @@ impl Client {
             ("role", builder.role.as_str()),
             ("client_id", builder.client_id.as_str()),
         ];
-        let url = url_with_query(&builder.url, &query);
+        let endpoints = Endpoints::new(&builder.urls, &query);
         let mut meta = Map::new();
         for (name, value) in query {
             meta.insert(name.into(), Value::from(value));
         }
         Self {
             inner: Arc::new(Inner {
-                url,
-                shown_url: without_query(&builder.url).to_owned(),
+                endpoints,
                 meta: Metadata::from_map(meta),
                 dialer: Dialer::new(&builder),
                 connect_timeout: builder.connect_timeout,
@@ -175,13 +174,14 @@ impl Client {
         self.inner.stopping.store(false, Ordering::SeqCst);
         let deadline = Instant::now() + self.inner.connect_timeout;
         let mut backoff = self.inner.reconnect;
-        let shown = &self.inner.shown_url;
         let socket = loop {
+            let endpoint = self.inner.endpoints.current();
+            let shown = &endpoint.shown;
             let attempt = tokio::time::timeout_at(
                 deadline,
                 self.inner
                     .dialer
-                    .dial(&self.inner.url, shown, &self.inner.settings.limits),
+                    .dial(&endpoint.url, shown, &self.inner.settings.limits),
             )
             .await;
             let failure = match attempt {
@@ -200,6 +200,7 @@ impl Client {
                     format!("no connection within {:?}", self.inner.connect_timeout),
                 ),
             };
+            self.inner.endpoints.advance();
             let Some(delays) = backoff.as_mut() else {
                 return Err(failure);
             };

@@ -52,7 +52,8 @@ pub(super) fn install<T: Transport>(inner: &Arc<Inner>, transport: T) -> Establi
         .write()
         .unwrap_or_else(PoisonError::into_inner) = Some(conn.clone());
     inner.phase.send_replace(Phase::Connected);
-    tracing::info!(connection = %conn.id(), url = %inner.shown_url, "connected");
+    let url = &inner.endpoints.current().shown;
+    tracing::info!(connection = %conn.id(), %url, "connected");
     Established { conn, drive }
 }
 
@@ -79,6 +80,8 @@ pub(super) async fn supervise(inner: Arc<Inner>, first: Established) {
         let Some(mut backoff) = inner.reconnect else {
             break;
         };
+        // The server that dropped us may be gone: the next URL is tried first.
+        inner.endpoints.advance();
         established = loop {
             if inner.stopping.load(Ordering::SeqCst) || !advance_to_waiting(&inner) {
                 return leave(&inner);
@@ -97,13 +100,15 @@ pub(super) async fn supervise(inner: Arc<Inner>, first: Established) {
             {
                 return leave(&inner);
             }
+            let endpoint = inner.endpoints.current();
             let dialed = inner
                 .dialer
-                .dial(&inner.url, &inner.shown_url, &inner.settings.limits);
+                .dial(&endpoint.url, &endpoint.shown, &inner.settings.limits);
             match dialed.await {
                 Ok(socket) => break install(&inner, WsTransport::new(socket)),
                 Err(DialError::Unauthorized) => {
-                    tracing::error!(url = %inner.shown_url, "auth failed on reconnect (HTTP 401); giving up");
+                    let url = &endpoint.shown;
+                    tracing::error!(%url, "auth failed on reconnect (HTTP 401); giving up");
                     return leave(&inner);
                 }
                 Err(DialError::Refused(err)) => {
@@ -113,7 +118,8 @@ pub(super) async fn supervise(inner: Arc<Inner>, first: Established) {
                 Err(DialError::Failed(err)) => {
                     tracing::debug!(%err, ?delay, "reconnect failed");
                 }
-            }
+            };
+            inner.endpoints.advance();
         };
     }
     leave(&inner);

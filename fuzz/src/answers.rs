@@ -1,6 +1,8 @@
 //! What a well-formed answer looks like on the wire, checked independently of the runtime's
 //! own encoder.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
@@ -35,7 +37,7 @@ struct WireError {
     message: String,
     #[serde(default)]
     #[allow(dead_code)]
-    data: Option<serde_json::Value>,
+    data: Option<serde::de::IgnoredAny>,
 }
 
 fn present<'de, D: Deserializer<'de>>(de: D) -> Result<Option<&'de RawValue>, D::Error> {
@@ -84,21 +86,33 @@ pub enum Received {
 
 /// Classifies a frame received from the runtime, panicking when it is neither a well-formed
 /// answer, a well-formed batch answer, nor a call.
+///
+/// Values are kept as raw text: an id is echoed exactly as the peer wrote it, and JSON sets no
+/// range on numbers, so `-1.5e33333333` is a valid id even though it fits no `f64`.
 pub fn classify_received(text: &str) -> Received {
-    let value: serde_json::Value = serde_json::from_str(text)
+    let message: &RawValue = serde_json::from_str(text)
         .unwrap_or_else(|err| panic!("the runtime sent invalid JSON ({err}): {text:.300}"));
-    match &value {
-        serde_json::Value::Object(map) if map.contains_key("method") => {
-            assert_eq!(map.get("jsonrpc"), Some(&serde_json::json!("2.0")));
-            Received::Call
+    match message.get().trim_start().as_bytes().first() {
+        Some(b'{') => {
+            let fields: BTreeMap<String, &RawValue> = serde_json::from_str(text)
+                .unwrap_or_else(|err| panic!("not an object ({err}): {text:.300}"));
+            if fields.contains_key("method") {
+                assert_eq!(
+                    fields.get("jsonrpc").map(|v| v.get()),
+                    Some(r#""2.0""#),
+                    "call without jsonrpc 2.0: {text:.300}"
+                );
+                Received::Call
+            } else {
+                Received::Single(parse_answer(text))
+            }
         }
-        serde_json::Value::Object(_) => Received::Single(parse_answer(text)),
-        serde_json::Value::Array(_) => {
+        Some(b'[') => {
             let items: Vec<&RawValue> = serde_json::from_str(text).expect("an array");
             assert!(!items.is_empty(), "empty batch answer");
             Received::Batch(items.iter().map(|item| parse_answer(item.get())).collect())
         }
-        other => panic!("the runtime sent a frame that is no message: {other}"),
+        _ => panic!("the runtime sent a frame that is no message: {text:.300}"),
     }
 }
 
@@ -110,6 +124,9 @@ mod tests {
     fn answers_parse_and_bad_ones_are_refused() {
         let ok = parse_answer(r#"{"jsonrpc":"2.0","id":1.50,"result":null}"#);
         assert_eq!(ok.id, "1.50");
+        // JSON puts no range on numbers: an id no f64 holds is still echoed as written.
+        let huge = r#"{"jsonrpc":"2.0","id":-1.5e33333333,"result":null}"#;
+        assert!(matches!(classify_received(huge), Received::Single(a) if a.id == "-1.5e33333333"));
         assert_eq!(ok.outcome, Ok("null".to_owned()));
         let err =
             parse_answer(r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"x"}}"#);

@@ -1,7 +1,7 @@
 //! Benchmark harness for echorpc-rs.
 //!
 //! The library holds what the binaries share:
-//! - [`loadgen`], [`memory`] and [`broadcast`]: the scenarios, driven over raw JSON-RPC on
+//! - [`loadgen`], [`memory`], [`broadcast`] and [`connect`]: the scenarios, driven over raw JSON-RPC on
 //!   WebSocket so every server is measured by the same client code;
 //! - [`client_driver`]: the closed loop used by the client-library binaries (scenario g);
 //! - [`api`] and [`wire`]: the `add`/`broadcast` contract and its JSON frames;
@@ -14,6 +14,7 @@
 pub mod api;
 pub mod broadcast;
 pub mod client_driver;
+pub mod connect;
 pub mod hist;
 pub mod loadgen;
 pub mod memory;

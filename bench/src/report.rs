@@ -18,6 +18,8 @@ pub enum Metric {
     KibPerConn,
     /// Trigger to last client receiving, ms.
     BroadcastMs,
+    /// Connections dialled, upgraded and answering per second (higher is better).
+    ConnsPerSec,
 }
 
 impl Metric {
@@ -30,6 +32,7 @@ impl Metric {
             Metric::P999 => "p99.9 µs ↓",
             Metric::KibPerConn => "KiB/conn ↓",
             Metric::BroadcastMs => "ms to all ↓",
+            Metric::ConnsPerSec => "conns/s ↑",
         }
     }
 }

@@ -4,7 +4,7 @@ use crate::client_driver::ClientArgs;
 use crate::loadgen::{self, LoadSpec};
 use crate::process::{self, ServerProcess};
 use crate::report::Metric;
-use crate::{broadcast, memory};
+use crate::{broadcast, connect, memory};
 use std::path::Path;
 use std::time::Duration;
 
@@ -67,11 +67,11 @@ pub const DEPLOY: [Server; 3] = [
     },
 ];
 
-/// The scenarios of `runner --deploy`: b, c and idle memory at `mem_conns`.
+/// The scenarios of `runner --deploy`: b, c, idle memory at `mem_conns` and connect rate.
 pub fn deploy_suite(mem_conns: &[usize]) -> Vec<Scenario> {
     suite(mem_conns, &[])
         .into_iter()
-        .filter(|s| matches!(s.letter, 'b' | 'c' | 'e'))
+        .filter(|s| matches!(s.letter, 'b' | 'c' | 'e' | 'h'))
         .collect()
 }
 
@@ -118,6 +118,13 @@ pub enum Kind {
         /// Receiving clients.
         clients: usize,
     },
+    /// Connections opened (dialled, upgraded, one `add` answered) per second.
+    Connect {
+        /// Connections opened.
+        conns: usize,
+        /// Dials in progress at a time (1: one after the other).
+        parallel: usize,
+    },
     /// A client library's closed loop over one connection.
     Client {
         /// Calls in flight.
@@ -148,12 +155,16 @@ impl Scenario {
             Kind::Load { conns, .. } => conns,
             Kind::Memory { conns } => conns,
             Kind::Broadcast { clients } => clients + 1,
+            Kind::Connect { conns, .. } => conns + 1,
             Kind::Client { .. } => 1,
         }
     }
 }
 
-/// The full suite, a–g; `mem_conns` and `bcast_clients` set the sizes of e and f.
+/// Connections opened by each run of scenario h.
+pub const CONNECT_CONNS: usize = 2_000;
+
+/// The full suite, a–h; `mem_conns` and `bcast_clients` set the sizes of e and f.
 pub fn suite(mem_conns: &[usize], bcast_clients: &[usize]) -> Vec<Scenario> {
     let load = |letter, title: &str, conns, inflight, batch| Scenario {
         letter,
@@ -189,6 +200,16 @@ pub fn suite(mem_conns: &[usize], bcast_clients: &[usize]) -> Vec<Scenario> {
             letter: 'g',
             title: format!("g: client library, 1 conn × {inflight} in flight"),
             kind: Kind::Client { inflight },
+        });
+    }
+    for parallel in [1, 50] {
+        all.push(Scenario {
+            letter: 'h',
+            title: format!("h: connect rate, {CONNECT_CONNS} conns, {parallel} at a time"),
+            kind: Kind::Connect {
+                conns: CONNECT_CONNS,
+                parallel,
+            },
         });
     }
     all
@@ -274,6 +295,12 @@ pub async fn measure_server(
             .await
             .map(|ms| Measured {
                 values: vec![(Metric::BroadcastMs, ms)],
+                ..Measured::default()
+            }),
+        Kind::Connect { conns, parallel } => connect::conns_per_sec(&proc.url, conns, parallel)
+            .await
+            .map(|rate| Measured {
+                values: vec![(Metric::ConnsPerSec, rate)],
                 ..Measured::default()
             }),
         Kind::Client { .. } => Err("a client scenario runs against a client stack".to_string()),

@@ -1,9 +1,9 @@
 //! Runs every scenario against every available server, repeats, and prints a markdown table.
 //!
 //! `runner [--quick] [--deploy] [--repeat N] [--warmup SECS] [--duration SECS] [--servers a,b]
-//!         [--scenarios abcdefg] [--mem-conns 2000,10000] [--bcast-clients 1000,10000]`
+//!         [--scenarios abcdefgh] [--mem-conns 2000,10000] [--bcast-clients 1000,10000]`
 //!
-//! `--deploy` runs b, c and idle memory (e) against echorpc's deployment variants instead (the
+//! `--deploy` runs b, c, idle memory (e) and connect rate (h) against echorpc's deployment variants instead (the
 //! standalone listener over `ws://`, mounted in axum, over `wss://`) and prints their ratios
 //! to the plain listener.
 //!
@@ -46,7 +46,7 @@ impl Options {
                 duration: Duration::from_secs(5),
             },
             servers: SERVERS.iter().map(|s| s.name.to_string()).collect(),
-            letters: "abcdefg".to_string(),
+            letters: "abcdefgh".to_string(),
             mem_conns: vec![2_000, 10_000],
             bcast_clients: vec![1_000, 10_000],
         };
@@ -113,7 +113,7 @@ impl Options {
 }
 
 const USAGE: &str = "usage: runner [--quick] [--deploy] [--repeat N] [--warmup SECS] [--duration SECS] \
-[--servers jsonrpsee,bound,ours] [--scenarios abcdefg] [--mem-conns 2000,10000] \
+[--servers jsonrpsee,bound,ours] [--scenarios abcdefgh] [--mem-conns 2000,10000] \
 [--bcast-clients 1000,10000]";
 
 #[tokio::main]

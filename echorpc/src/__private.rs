@@ -169,7 +169,10 @@ where
     R: DeserializeOwned,
     P: Serialize + ?Sized,
 {
-    peer.connection()?.call(method, params).await
+    match peer.remote() {
+        Some(remote) => remote.call(method, params).await,
+        None => peer.connection()?.call(method, params).await,
+    }
 }
 
 /// Publishes `event` to `peer`: the body of a stub event.
@@ -180,7 +183,10 @@ pub async fn publish<P>(peer: &(impl Peer + ?Sized), event: &str, data: &P) -> R
 where
     P: Serialize + ?Sized,
 {
-    peer.connection()?.publish(event, data).await
+    match peer.remote() {
+        Some(remote) => remote.publish(event, data).await,
+        None => peer.connection()?.publish(event, data).await,
+    }
 }
 
 #[cfg(test)]

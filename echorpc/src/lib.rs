@@ -42,6 +42,7 @@
 //! | JSON ping/pong heartbeat | [`ServerBuilder::ping_interval`], [`ClientBuilder::ping_interval`] |
 //! | reconnect with backoff | [`ClientBuilder::reconnect`], [`Backoff`] |
 //! | broadcast to all, a role, all but one | [`Server::broadcast`], [`Server::broadcast_to_role`], [`Server::broadcast_except`] |
+//! | several nodes as one server: broadcasts, calls to a client on any node, presence | [`ServerBuilder::cluster`], [`Server::client`], [`Server::presence`], [`cluster`] (Redis: feature `redis`) |
 //! | bounded resources | [`Limits`] |
 //! | the peer's error told apart from local failures | [`Error`], [`ErrorObject`] |
 //! | services tested in-process, any transport | [`Server::connect_in_memory`], [`transport`] |
@@ -73,6 +74,7 @@ mod backoff;
 mod batch;
 mod call_trace;
 mod client;
+pub mod cluster;
 mod config;
 mod connection;
 #[cfg(feature = "schema")]

@@ -1,9 +1,11 @@
 //! What typed services stand on: mounting a service's handlers on a server or client, and the
-//! peers a generated stub can call through.
+//! peers a generated stub can call through (a connection here, or a client anywhere in the
+//! cluster).
 
 use std::sync::Arc;
 
 use crate::client::Client;
+use crate::cluster::RemotePeer;
 use crate::connection::Connection;
 use crate::error::Error;
 use crate::handler::{EventHandler, MethodHandler};
@@ -48,13 +50,21 @@ pub trait Service {
 }
 
 /// Something a generated stub can send calls and events through: a [`Client`] (its current
-/// connection) or one server-side [`Connection`].
+/// connection), one server-side [`Connection`], or a [`RemotePeer`] (a client connection
+/// anywhere in the cluster).
 pub trait Peer: Send + Sync {
-    /// The open connection to use now.
+    /// The open connection on this process to use now.
     ///
     /// # Errors
     /// [`Error::NotConnected`] when there is none.
     fn connection(&self) -> Result<Connection, Error>;
+
+    /// The cluster-wide peer this stands for, when calls may have to cross nodes: stubs then
+    /// send through it instead of [`connection`](Self::connection). `None` (the default) for
+    /// peers that are a connection of this process.
+    fn remote(&self) -> Option<&RemotePeer> {
+        None
+    }
 }
 
 impl Peer for Client {
@@ -77,10 +87,18 @@ impl<T: Peer + ?Sized> Peer for &T {
     fn connection(&self) -> Result<Connection, Error> {
         (**self).connection()
     }
+
+    fn remote(&self) -> Option<&RemotePeer> {
+        (**self).remote()
+    }
 }
 
 impl<T: Peer + ?Sized> Peer for Arc<T> {
     fn connection(&self) -> Result<Connection, Error> {
         (**self).connection()
+    }
+
+    fn remote(&self) -> Option<&RemotePeer> {
+        (**self).remote()
     }
 }

@@ -92,12 +92,13 @@ fn broadcast_methods(def: &ServiceDef, method: &MethodDef) -> TokenStream {
         })
         .collect();
     let data = params_expr(method, true);
-    let (role, except_conn, conn) = (local("role"), local("except"), local("conn"));
+    let (role, except_conn) = (local("role"), local("except"));
     let separator = if docs.is_empty() { quote!() } else { doc("") };
     let errors = "\n\n# Errors\n`-32603` when the data cannot be encoded.";
     let what = format!("the event `{}` ({})", wire.value(), params_doc(method));
     let all_doc = doc(&format!(
-        "Sends {what} to every open connection; returns how many it was queued to.{errors}"
+        "Sends {what} to every open connection (of every node, in a cluster); returns how many \
+         of this node's it was queued to.{errors}"
     ));
     let role_doc = doc(&format!(
         "Sends {what} to every connection whose `role` is `role`; returns how many.{errors}"
@@ -114,25 +115,21 @@ fn broadcast_methods(def: &ServiceDef, method: &MethodDef) -> TokenStream {
         #(#cfgs)*
         #(#deprecated)*
         #vis fn #ident(&self, #(#params),*) -> #usize {
-            ::echorpc::__private::Server::broadcast_where(&self.server, #wire, #data, |_| true)
+            ::echorpc::__private::Server::broadcast(&self.server, #wire, #data)
         }
 
         #role_doc
         #(#cfgs)*
         #(#deprecated)*
         #vis fn #to_role(&self, #role: &::core::primitive::str, #(#params),*) -> #usize {
-            ::echorpc::__private::Server::broadcast_where(&self.server, #wire, #data, |#conn| {
-                ::echorpc::__private::Connection::meta(#conn).role() == #role
-            })
+            ::echorpc::__private::Server::broadcast_to_role(&self.server, #role, #wire, #data)
         }
 
         #except_doc
         #(#cfgs)*
         #(#deprecated)*
         #vis fn #except(&self, #except_conn: &::echorpc::__private::Connection, #(#params),*) -> #usize {
-            ::echorpc::__private::Server::broadcast_where(&self.server, #wire, #data, |#conn| {
-                !::echorpc::__private::Connection::same_as(#conn, #except_conn)
-            })
+            ::echorpc::__private::Server::broadcast_except(&self.server, #except_conn, #wire, #data)
         }
     }
 }

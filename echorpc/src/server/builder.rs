@@ -32,6 +32,7 @@ pub struct ServerBuilder {
     pub(crate) allowed_origins: Option<Vec<String>>,
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<crate::tls::ServerTls>,
+    pub(crate) cluster: Option<crate::cluster::ClusterConfig>,
 }
 
 impl Default for ServerBuilder {
@@ -44,6 +45,7 @@ impl Default for ServerBuilder {
             allowed_origins: None,
             #[cfg(feature = "tls")]
             tls: None,
+            cluster: None,
         }
     }
 }
@@ -145,6 +147,15 @@ impl ServerBuilder {
     /// Limits on message size, in-flight requests, queued frames and connections.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.settings.limits = limits;
+        self
+    }
+
+    /// Joins a cluster: broadcasts, calls to clients ([`Server::client`]) and presence
+    /// ([`Server::presence`]) then span every node of it. [`Server::start`] connects to the
+    /// backplane first, retrying (and logging why) until it answers, and only then listens.
+    /// See [`cluster`](crate::cluster) for the semantics.
+    pub fn cluster(mut self, cluster: crate::cluster::ClusterConfig) -> Self {
+        self.cluster = Some(cluster);
         self
     }
 

@@ -25,6 +25,7 @@ use tokio::sync::watch;
 
 use crate::auth::{AuthRequest, Authenticator};
 use crate::client::{Client, ClientBuilder};
+use crate::cluster::ClusterNode;
 use crate::config::Settings;
 use crate::connection::{Connection, ConnectionId};
 use crate::error::Error;
@@ -89,6 +90,19 @@ struct Inner {
     running: Mutex<Option<Running>>,
     /// Flips to true when [`Server::stop`] runs.
     stopped: watch::Sender<bool>,
+    /// This node's cluster runtime, when the server is in a cluster.
+    cluster: Option<Arc<ClusterNode>>,
+}
+
+/// A [`Server`] that does not keep it alive.
+#[derive(Debug, Clone)]
+pub(crate) struct WeakServer(std::sync::Weak<Inner>);
+
+impl WeakServer {
+    /// The server, unless it was dropped.
+    pub(crate) fn upgrade(&self) -> Option<Server> {
+        self.0.upgrade().map(|inner| Server { inner })
+    }
 }
 
 #[derive(Debug)]
@@ -123,6 +137,7 @@ impl Server {
                 tasks: Arc::default(),
                 running: Mutex::new(None),
                 stopped: watch::Sender::new(false),
+                cluster: builder.cluster.map(|c| Arc::new(ClusterNode::new(c))),
             }),
         }
     }
@@ -167,7 +182,7 @@ impl Server {
         stats
     }
 
-    fn for_each_connection(&self, mut f: impl FnMut(&Connection)) {
+    pub(crate) fn for_each_connection(&self, mut f: impl FnMut(&Connection)) {
         let connections = self
             .inner
             .connections
@@ -176,8 +191,23 @@ impl Server {
         connections.values().for_each(&mut f);
     }
 
-    fn is_stopped(&self) -> bool {
+    pub(crate) fn is_stopped(&self) -> bool {
         *self.inner.stopped.borrow()
+    }
+
+    /// This node's cluster runtime, when in a cluster.
+    pub(crate) fn cluster_node(&self) -> Option<&Arc<ClusterNode>> {
+        self.inner.cluster.as_ref()
+    }
+
+    /// The timeout of calls to clients.
+    pub(crate) fn request_timeout(&self) -> Duration {
+        self.inner.settings.request_timeout
+    }
+
+    /// A handle that does not keep the server alive (for its cluster tasks).
+    pub(crate) fn downgrade(&self) -> WeakServer {
+        WeakServer(Arc::downgrade(&self.inner))
     }
 
     /// Binds the listener and starts accepting connections in the background; returns the bound
@@ -192,6 +222,10 @@ impl Server {
         }
         if let Some(addr) = self.local_addr() {
             return Ok(addr);
+        }
+        // In a cluster, not ready (not listening) before the backplane answers.
+        if let Some(cluster) = &self.inner.cluster {
+            cluster.join(self).await?;
         }
         let bind_error = |source| Error::Bind {
             addr: format!("{}:{}", self.inner.host, self.inner.port),
@@ -356,6 +390,9 @@ impl Server {
             tracing::warn!("some connections did not close within 5 s of stop; stopping them");
         }
         self.inner.tasks.abort_all();
+        if let Some(cluster) = &self.inner.cluster {
+            cluster.leave().await;
+        }
         // Handlers often capture the server (to broadcast): dropping them breaks that cycle.
         self.inner.registry.clear();
         self.inner.hooks.clear();

@@ -76,6 +76,9 @@ pub(super) fn open(inner: &Inner, meta: Metadata) -> Opened {
         .write()
         .unwrap_or_else(PoisonError::into_inner)
         .insert(conn.id(), conn.clone());
+    if let Some(cluster) = &inner.cluster {
+        cluster.connection_opened(&conn);
+    }
     Opened { conn }
 }
 
@@ -151,6 +154,9 @@ pub(super) async fn run<T: Transport>(inner: &Inner, transport: T, opened: Opene
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&id);
+        if let Some(cluster) = &inner.cluster {
+            cluster.connection_closed(&conn);
+        }
         inner.counters.connection_closed(&role);
         if let Some(why) = match &ended {
             Ended::ByUs(close) => Dropped::from_close(close),

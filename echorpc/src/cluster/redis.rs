@@ -1,0 +1,389 @@
+//! The Redis backplane (feature `redis`), on redis-rs's `ConnectionManager`: one multiplexed
+//! RESP3 connection per node carries commands and the node's subscriptions, reconnects by itself
+//! with backoff and subscribes again after a reconnect.
+//!
+//! Keys and channels, with `C` the cluster name and `N` a node name:
+//!
+//! | name | kind | what |
+//! |---|---|---|
+//! | `echorpc:{C}:all` | channel | broadcasts and presence queries, read by every node |
+//! | `echorpc:{C}:node:N` | channel | calls to node `N` and the answers it is sent |
+//! | `echorpc:{C}:nodes:N` | string with a TTL | node `N` is alive while it exists |
+//! | `echorpc:{C}:nodes` | set | names of the nodes that may be alive (pruned on read) |
+//! | `echorpc:{C}:clients:ID` | hash | connections of client_id `ID`: field `N|conn`, value opened-at ms |
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{PushInfo, PushKind, Value};
+
+use super::backplane::{Backplane, BackplaneError, Channel, Connect, DirEntry, Inbound};
+
+/// How long one Redis operation may take before it counts as failed.
+const OP_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Opens Redis backplanes at one URL.
+#[derive(Debug, Clone)]
+pub(crate) struct RedisConnect {
+    url: String,
+}
+
+impl RedisConnect {
+    pub(crate) fn new(url: String) -> Self {
+        Self { url }
+    }
+
+    /// The URL with RESP3 asked for (push messages need it).
+    fn resp3_url(&self) -> String {
+        if self.url.contains("protocol=") {
+            self.url.clone()
+        } else if self.url.contains('?') {
+            format!("{}&protocol=resp3", self.url)
+        } else {
+            format!("{}/?protocol=resp3", self.url.trim_end_matches('/'))
+        }
+    }
+}
+
+impl Connect for RedisConnect {
+    fn connect(
+        &self,
+        cluster: String,
+        node: String,
+        inbound: Inbound,
+    ) -> BoxFuture<'static, Result<Arc<dyn Backplane>, BackplaneError>> {
+        let url = self.resp3_url();
+        async move {
+            let client = redis::Client::open(url.as_str()).map_err(redis_error)?;
+            let connected = Arc::new(AtomicBool::new(false));
+            let flag = Arc::clone(&connected);
+            let push = move |info: PushInfo| -> Result<(), std::convert::Infallible> {
+                match info.kind {
+                    PushKind::Disconnection => {
+                        if flag.swap(false, Ordering::AcqRel) {
+                            tracing::warn!("lost the connection to redis; reconnecting");
+                        }
+                    }
+                    PushKind::Message | PushKind::SMessage => match info.data.into_iter().nth(1) {
+                        Some(Value::BulkString(bytes)) => match String::from_utf8(bytes) {
+                            Ok(text) => inbound.deliver(text),
+                            Err(_) => tracing::warn!("cluster message is not utf-8; dropped"),
+                        },
+                        _ => tracing::warn!("cluster push without a payload; dropped"),
+                    },
+                    _ => {}
+                }
+                Ok(())
+            };
+            let config = ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(Duration::from_secs(1)))
+                .set_response_timeout(Some(OP_TIMEOUT))
+                .set_number_of_retries(1)
+                .set_min_delay(Duration::from_millis(100))
+                .set_max_delay(Duration::from_secs(1))
+                .set_push_sender(push)
+                .set_automatic_resubscription();
+            let manager = tokio::time::timeout(
+                OP_TIMEOUT,
+                ConnectionManager::new_with_config(client, config),
+            )
+            .await
+            .map_err(|_| BackplaneError("timed out connecting to redis".into()))?
+            .map_err(redis_error)?;
+            let names = Names::new(&cluster, &node);
+            let backplane = RedisBackplane {
+                manager,
+                names,
+                node,
+                connected,
+            };
+            backplane.subscribe().await?;
+            backplane.connected.store(true, Ordering::Release);
+            Ok(Arc::new(backplane) as Arc<dyn Backplane>)
+        }
+        .boxed()
+    }
+
+    fn describe(&self) -> String {
+        // Leave out a password: `redis://user:secret@host` → `redis://host`.
+        match self.url.split_once("://") {
+            Some((scheme, rest)) => {
+                let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+                format!("{scheme}://{host}")
+            }
+            None => "redis".to_owned(),
+        }
+    }
+}
+
+/// The Redis names of one node's cluster.
+#[derive(Debug)]
+struct Names {
+    prefix: String,
+    all: String,
+    own: String,
+    alive: String,
+    nodes: String,
+}
+
+impl Names {
+    fn new(cluster: &str, node: &str) -> Self {
+        // `{cluster}` is a hash tag: every key and channel of a cluster maps to one slot.
+        let prefix = format!("echorpc:{{{cluster}}}");
+        Self {
+            all: format!("{prefix}:all"),
+            own: format!("{prefix}:node:{node}"),
+            alive: format!("{prefix}:nodes:{node}"),
+            nodes: format!("{prefix}:nodes"),
+            prefix,
+        }
+    }
+
+    fn node_channel(&self, node: &str) -> String {
+        format!("{}:node:{node}", self.prefix)
+    }
+
+    fn alive_key(&self, node: &str) -> String {
+        format!("{}:nodes:{node}", self.prefix)
+    }
+
+    fn client_key(&self, client_id: &str) -> String {
+        format!("{}:clients:{client_id}", self.prefix)
+    }
+}
+
+/// One node's Redis link.
+struct RedisBackplane {
+    manager: ConnectionManager,
+    names: Names,
+    node: String,
+    connected: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for RedisBackplane {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisBackplane")
+            .field("node", &self.node)
+            .field("connected", &self.is_connected())
+            .finish_non_exhaustive()
+    }
+}
+
+fn redis_error(err: redis::RedisError) -> BackplaneError {
+    BackplaneError(format!("redis: {err}"))
+}
+
+impl RedisBackplane {
+    /// Runs `pipe` within [`OP_TIMEOUT`], keeping the connected flag up to date.
+    async fn run<T: redis::FromRedisValue>(
+        &self,
+        pipe: &redis::Pipeline,
+    ) -> Result<T, BackplaneError> {
+        let mut conn = self.manager.clone();
+        let result = tokio::time::timeout(OP_TIMEOUT, pipe.query_async::<T>(&mut conn)).await;
+        match result {
+            Ok(Ok(value)) => {
+                if !self.connected.swap(true, Ordering::AcqRel) {
+                    tracing::info!("connected to redis again");
+                }
+                Ok(value)
+            }
+            Ok(Err(err)) => {
+                if err.is_io_error() || err.is_connection_dropped() || err.is_timeout() {
+                    self.connected.store(false, Ordering::Release);
+                }
+                Err(redis_error(err))
+            }
+            Err(_) => {
+                self.connected.store(false, Ordering::Release);
+                Err(BackplaneError("redis did not answer in time".into()))
+            }
+        }
+    }
+
+    async fn subscribe(&self) -> Result<(), BackplaneError> {
+        let mut conn = self.manager.clone();
+        let channels = [self.names.all.as_str(), self.names.own.as_str()];
+        tokio::time::timeout(OP_TIMEOUT, conn.subscribe(&channels))
+            .await
+            .map_err(|_| BackplaneError("redis did not answer in time".into()))?
+            .map_err(redis_error)
+    }
+}
+
+impl Backplane for RedisBackplane {
+    fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::Acquire)
+    }
+
+    fn publish(
+        &self,
+        payloads: Vec<(Channel<'_>, String)>,
+    ) -> BoxFuture<'_, Result<Vec<usize>, BackplaneError>> {
+        let mut pipe = redis::pipe();
+        for (channel, payload) in &payloads {
+            let name = match channel {
+                Channel::All => self.names.all.clone(),
+                Channel::Node(node) => self.names.node_channel(node),
+            };
+            pipe.cmd("PUBLISH").arg(name).arg(payload.as_str());
+        }
+        async move { self.run::<Vec<usize>>(&pipe).await }.boxed()
+    }
+
+    fn keep_alive(&self, ttl_secs: u64) -> BoxFuture<'_, Result<(), BackplaneError>> {
+        async move {
+            let was_connected = self.is_connected();
+            let mut pipe = redis::pipe();
+            pipe.cmd("SET")
+                .arg(&self.names.alive)
+                .arg(1)
+                .arg("EX")
+                .arg(ttl_secs.max(1))
+                .ignore()
+                .cmd("SADD")
+                .arg(&self.names.nodes)
+                .arg(&self.node)
+                .ignore();
+            self.run::<()>(&pipe).await?;
+            if !was_connected {
+                // Subscribing again is harmless if the reconnect already did it.
+                self.subscribe().await?;
+            }
+            Ok(())
+        }
+        .boxed()
+    }
+
+    fn live_nodes(&self) -> BoxFuture<'_, Result<Vec<String>, BackplaneError>> {
+        async move {
+            let mut pipe = redis::pipe();
+            pipe.cmd("SMEMBERS").arg(&self.names.nodes);
+            let (names,): (Vec<String>,) = self.run(&pipe).await?;
+            if names.is_empty() {
+                return Ok(names);
+            }
+            let mut pipe = redis::pipe();
+            for name in &names {
+                pipe.cmd("EXISTS").arg(self.names.alive_key(name));
+            }
+            let alive: Vec<bool> = self.run(&pipe).await?;
+            let (live, dead): (Vec<_>, Vec<_>) =
+                names.into_iter().zip(alive).partition(|(_, alive)| *alive);
+            if !dead.is_empty() {
+                let mut pipe = redis::pipe();
+                pipe.cmd("SREM").arg(&self.names.nodes);
+                for (name, _) in &dead {
+                    pipe.arg(name);
+                }
+                pipe.ignore();
+                // Pruning is housekeeping: a failure leaves names that the next read prunes.
+                let _ = self.run::<()>(&pipe).await;
+            }
+            Ok(live.into_iter().map(|(name, _)| name).collect())
+        }
+        .boxed()
+    }
+
+    fn directory_add<'a>(
+        &'a self,
+        client_id: &'a str,
+        entry: &'a DirEntry,
+    ) -> BoxFuture<'a, Result<(), BackplaneError>> {
+        async move {
+            let mut pipe = redis::pipe();
+            pipe.cmd("HSET")
+                .arg(self.names.client_key(client_id))
+                .arg(format!("{}|{}", entry.node, entry.id))
+                .arg(entry.at_ms)
+                .ignore();
+            self.run::<()>(&pipe).await
+        }
+        .boxed()
+    }
+
+    fn directory_remove<'a>(
+        &'a self,
+        client_id: &'a str,
+        node: &'a str,
+        id: u64,
+    ) -> BoxFuture<'a, Result<(), BackplaneError>> {
+        async move {
+            let mut pipe = redis::pipe();
+            pipe.cmd("HDEL")
+                .arg(self.names.client_key(client_id))
+                .arg(format!("{node}|{id}"))
+                .ignore();
+            self.run::<()>(&pipe).await
+        }
+        .boxed()
+    }
+
+    fn directory_lookup<'a>(
+        &'a self,
+        client_id: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<DirEntry>, BackplaneError>> {
+        async move {
+            let mut pipe = redis::pipe();
+            pipe.cmd("HGETALL").arg(self.names.client_key(client_id));
+            let (fields,): (Vec<(String, String)>,) = self.run(&pipe).await?;
+            let entries = fields
+                .into_iter()
+                .filter_map(|(field, at)| {
+                    let (node, id) = field.rsplit_once('|')?;
+                    Some(DirEntry {
+                        node: node.to_owned(),
+                        id: id.parse().ok()?,
+                        at_ms: at.parse().ok()?,
+                    })
+                })
+                .collect();
+            Ok(entries)
+        }
+        .boxed()
+    }
+
+    fn leave(&self) -> BoxFuture<'_, ()> {
+        async move {
+            let mut pipe = redis::pipe();
+            pipe.cmd("DEL")
+                .arg(&self.names.alive)
+                .ignore()
+                .cmd("SREM")
+                .arg(&self.names.nodes)
+                .arg(&self.node)
+                .ignore();
+            if let Err(err) = self.run::<()>(&pipe).await {
+                tracing::debug!(%err, "could not leave the cluster cleanly");
+            }
+        }
+        .boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_share_one_hash_tag() {
+        let n = Names::new("prod", "a");
+        assert_eq!(n.all, "echorpc:{prod}:all");
+        assert_eq!(n.own, "echorpc:{prod}:node:a");
+        assert_eq!(n.alive, "echorpc:{prod}:nodes:a");
+        assert_eq!(n.client_key("c1"), "echorpc:{prod}:clients:c1");
+    }
+
+    #[test]
+    fn urls_ask_for_resp3_and_logs_hide_passwords() {
+        let c = RedisConnect::new("redis://:pw@127.0.0.1:6379".into());
+        assert_eq!(c.resp3_url(), "redis://:pw@127.0.0.1:6379/?protocol=resp3");
+        assert_eq!(c.describe(), "redis://127.0.0.1:6379");
+        let c = RedisConnect::new("redis://h/0?x=1".into());
+        assert_eq!(c.resp3_url(), "redis://h/0?x=1&protocol=resp3");
+    }
+}

@@ -1,0 +1,322 @@
+//! [`RemotePeer`]: calls and events to one client connection wherever it is in the cluster,
+//! addressed by `client_id` or by [`ConnectionAddr`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use serde_json::value::RawValue;
+use tokio::sync::oneshot;
+
+use super::backplane::Channel;
+use super::node::{ClusterNode, unreachable};
+use super::wire::{self, Wire};
+use super::{ConnectionAddr, LOCAL_NODE};
+use crate::connection::Connection;
+use crate::error::{Error, ErrorCode};
+use crate::server::Server;
+use crate::service::Peer;
+
+/// How long past the target's own timeout the caller waits for its answer before giving up:
+/// room for the answer's trip back.
+const REPLY_GRACE: Duration = Duration::from_secs(2);
+/// How many directory entries of one client_id a call tries before giving up.
+const MAX_TRIES: usize = 3;
+
+/// Which connection a [`RemotePeer`] stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Target {
+    /// The most recent open connection with this `client_id`, cluster-wide.
+    ClientId(String),
+    /// One connection.
+    Addr(ConnectionAddr),
+}
+
+/// A client connection anywhere in the cluster, from [`Server::client`] or
+/// [`Server::connection_at`]: call it, publish to it, or wrap it in a typed stub
+/// (`MyServiceClient::new(&peer)`).
+///
+/// A connection on this node is used directly (no backplane involved: it works while the
+/// backplane is down); one on another node through the backplane. Resolution happens on each
+/// call, so a peer by `client_id` follows the client when it reconnects elsewhere.
+///
+/// Batches (`…Batch`) need a connection on this node.
+#[derive(Debug, Clone)]
+pub struct RemotePeer {
+    server: Server,
+    target: Target,
+}
+
+/// Where a call goes.
+enum Route {
+    Local(Connection),
+    Remote(ConnectionAddr),
+}
+
+impl RemotePeer {
+    pub(crate) fn by_client_id(server: Server, client_id: &str) -> Self {
+        Self {
+            server,
+            target: Target::ClientId(client_id.to_owned()),
+        }
+    }
+
+    pub(crate) fn at(server: Server, addr: ConnectionAddr) -> Self {
+        Self {
+            server,
+            target: Target::Addr(addr),
+        }
+    }
+
+    /// The `client_id` this peer was addressed by, if it was.
+    pub fn client_id(&self) -> Option<&str> {
+        match &self.target {
+            Target::ClientId(id) => Some(id),
+            Target::Addr(_) => None,
+        }
+    }
+
+    /// Calls `method` on the connection and waits for its result, up to the server's request
+    /// timeout.
+    ///
+    /// # Errors
+    /// [`Error::Rpc`] with the client's own error object unchanged; `-32001`
+    /// ([`Error::NotConnected`] or an [`Error::Rpc`] saying why) when no node has the
+    /// connection, its node is gone or the backplane is unreachable; [`Error::Timeout`]
+    /// (`-32002`) when it does not answer in time; `-32004` when too many cross-node calls
+    /// wait already.
+    pub async fn request(&self, method: &str, params: impl Serialize) -> Result<Value, Error> {
+        self.request_with_timeout(method, params, self.server.request_timeout())
+            .await
+    }
+
+    /// [`request`](Self::request) with its own timeout.
+    ///
+    /// # Errors
+    /// As for [`request`](Self::request).
+    pub async fn request_with_timeout(
+        &self,
+        method: &str,
+        params: impl Serialize,
+        timeout: Duration,
+    ) -> Result<Value, Error> {
+        self.send(method, &params, timeout, false).await
+    }
+
+    /// Calls `method` and decodes its result as `R`: what typed stubs use.
+    ///
+    /// # Errors
+    /// As for [`request`](Self::request), and [`Error::UnexpectedResult`] when the result does
+    /// not fit `R`.
+    pub async fn call<R: DeserializeOwned, P: Serialize + ?Sized>(
+        &self,
+        method: &str,
+        params: &P,
+    ) -> Result<R, Error> {
+        let value = self
+            .send(method, params, self.server.request_timeout(), false)
+            .await?;
+        serde_json::from_value(value).map_err(|e| Error::UnexpectedResult(Arc::new(e)))
+    }
+
+    /// Sends an event to the connection. Unlike an event on a [`Connection`], a cross-node
+    /// event is acknowledged by the target's node, so a missing target is reported.
+    ///
+    /// # Errors
+    /// `-32001` as for [`request`](Self::request).
+    pub async fn publish(&self, event: &str, data: impl Serialize) -> Result<(), Error> {
+        self.send(event, &data, self.server.request_timeout(), true)
+            .await
+            .map(drop)
+    }
+
+    /// The connection on this node this peer stands for now, if it is on this node.
+    pub fn local_connection(&self) -> Option<Connection> {
+        match &self.target {
+            Target::ClientId(id) => self.server.latest_local_with_client_id(id),
+            Target::Addr(addr) if addr.node() == self.server.node_name() => self
+                .server
+                .local_connection_by_u64(addr.id())
+                .filter(Connection::is_open),
+            Target::Addr(_) => None,
+        }
+    }
+
+    async fn send<P: Serialize + ?Sized>(
+        &self,
+        method: &str,
+        params: &P,
+        timeout: Duration,
+        event: bool,
+    ) -> Result<Value, Error> {
+        let routes = self.routes().await?;
+        let mut params_raw: Option<Box<RawValue>> = None;
+        let mut last = Error::NotConnected;
+        for route in routes {
+            match route {
+                Route::Local(conn) => {
+                    return if event {
+                        conn.publish(method, params).await.map(|()| Value::Null)
+                    } else {
+                        conn.request_with_timeout(method, params, timeout).await
+                    };
+                }
+                Route::Remote(addr) => {
+                    let raw = match &params_raw {
+                        Some(raw) => raw.clone(),
+                        None => {
+                            let raw = serde_json::value::to_raw_value(params).map_err(|e| {
+                                Error::internal(format!("cannot encode params: {e}"))
+                            })?;
+                            params_raw = Some(raw.clone());
+                            raw
+                        }
+                    };
+                    match self.remote(&addr, method, raw, timeout, event).await {
+                        // Not delivered: the next (older) connection may still be there.
+                        Err(Error::NotConnected) => last = Error::NotConnected,
+                        other => return other,
+                    }
+                }
+            }
+        }
+        Err(last)
+    }
+
+    /// Where to try the call, best first.
+    async fn routes(&self) -> Result<Vec<Route>, Error> {
+        let server = &self.server;
+        let cluster = server.cluster_node();
+        let local = self.local_connection();
+        match (&self.target, cluster) {
+            (_, None) => local
+                .map(|c| vec![Route::Local(c)])
+                .ok_or(Error::NotConnected),
+            (Target::Addr(addr), Some(node)) => {
+                if addr.node() == node.name() || addr.node() == LOCAL_NODE {
+                    local
+                        .map(|c| vec![Route::Local(c)])
+                        .ok_or(Error::NotConnected)
+                } else if node.backplane().is_none() {
+                    Err(unreachable())
+                } else {
+                    Ok(vec![Route::Remote(addr.clone())])
+                }
+            }
+            (Target::ClientId(client_id), Some(node)) => {
+                let Some(backplane) = node.backplane() else {
+                    // Backplane down: a connection on this node still works.
+                    return local.map(|c| vec![Route::Local(c)]).ok_or_else(unreachable);
+                };
+                let mut entries = match backplane.directory_lookup(client_id).await {
+                    Ok(entries) => entries,
+                    Err(err) => {
+                        tracing::debug!(%err, "cluster directory lookup failed");
+                        return local.map(|c| vec![Route::Local(c)]).ok_or_else(unreachable);
+                    }
+                };
+                entries.sort_by(|a, b| b.at_ms.cmp(&a.at_ms).then(b.id.cmp(&a.id)));
+                let mut routes = Vec::new();
+                for entry in entries {
+                    if entry.node == node.name() {
+                        if let Some(conn) = server
+                            .local_connection_by_u64(entry.id)
+                            .filter(Connection::is_open)
+                        {
+                            routes.push(Route::Local(conn));
+                        }
+                    } else {
+                        routes.push(Route::Remote(ConnectionAddr::new(entry.node, entry.id)));
+                    }
+                    if routes.len() == MAX_TRIES {
+                        break;
+                    }
+                }
+                if let Some(conn) = local {
+                    // Not (yet) in the directory, or its record was lost with the backplane.
+                    if !routes.iter().any(|r| matches!(r, Route::Local(_))) {
+                        routes.push(Route::Local(conn));
+                    }
+                }
+                if routes.is_empty() {
+                    Err(Error::NotConnected)
+                } else {
+                    Ok(routes)
+                }
+            }
+        }
+    }
+
+    /// One call through the backplane to connection `addr`.
+    async fn remote(
+        &self,
+        addr: &ConnectionAddr,
+        method: &str,
+        params: Box<RawValue>,
+        timeout: Duration,
+        event: bool,
+    ) -> Result<Value, Error> {
+        let node: &Arc<ClusterNode> = self.server.cluster_node().ok_or(Error::NotConnected)?;
+        let backplane = node.backplane().ok_or_else(unreachable)?;
+        let (tx, rx) = oneshot::channel();
+        let rid = node.calls.register(tx).ok_or_else(|| {
+            Error::new(
+                ErrorCode::SERVER_BUSY,
+                "too many cross-node calls in flight",
+            )
+        })?;
+        // Whatever happens next, the slot is freed.
+        let _slot = Slot { node, rid };
+        let msg = wire::encode(&Wire::Call {
+            from: node.name().to_owned(),
+            rid,
+            id: addr.id(),
+            method: method.to_owned(),
+            params,
+            timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+            event,
+        });
+        let received = backplane
+            .publish(vec![(Channel::Node(addr.node()), msg)])
+            .await
+            .map_err(|err| {
+                tracing::debug!(%err, "cross-node call not published");
+                unreachable()
+            })?;
+        if received.first().copied().unwrap_or(0) == 0 {
+            // Nobody listens on that node's channel: the node is gone.
+            return Err(Error::NotConnected);
+        }
+        let outcome = tokio::time::timeout(timeout + REPLY_GRACE, rx)
+            .await
+            .map_err(|_| Error::Timeout(timeout))?
+            .map_err(|_| Error::NotConnected)?;
+        let raw = outcome.into_result()?;
+        serde_json::from_str(raw.get()).map_err(|e| Error::UnexpectedResult(Arc::new(e)))
+    }
+}
+
+/// Frees a pending cross-node call's slot when dropped.
+struct Slot<'a> {
+    node: &'a ClusterNode,
+    rid: u64,
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.node.calls.remove(self.rid);
+    }
+}
+
+impl Peer for RemotePeer {
+    /// The connection on this node, when the peer is on this node.
+    fn connection(&self) -> Result<Connection, Error> {
+        self.local_connection().ok_or(Error::NotConnected)
+    }
+
+    fn remote(&self) -> Option<&RemotePeer> {
+        Some(self)
+    }
+}

@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 fn whoami(server: &echorpc::Server) {
     server
         .register("whoami", |_: Value, conn: Connection| async move {
-            Ok::<_, Error>(Value::Object(conn.meta().as_map().clone()))
+            Ok::<_, Error>(Value::Object(conn.meta().to_map()))
         })
         .unwrap();
 }

@@ -27,7 +27,7 @@ async fn serve(stack: Stack, builder: ServerBuilder) -> (Server, String) {
     register_add(&server);
     server
         .register("meta", |_: Value, conn: echorpc::Connection| async move {
-            Ok::<_, Error>(Value::Object(conn.meta().as_map().clone()))
+            Ok::<_, Error>(Value::Object(conn.meta().to_map()))
         })
         .expect("register meta");
     match stack {

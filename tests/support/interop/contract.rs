@@ -299,7 +299,7 @@ impl RustServer {
 }
 
 fn meta_value(conn: &Connection) -> Value {
-    Value::Object(conn.meta().as_map().clone())
+    Value::Object(conn.meta().to_map())
 }
 
 fn record_chat(seen: &Log, conn: &Connection, data: &Value) {

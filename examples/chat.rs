@@ -46,6 +46,21 @@ impl App for ChatApp {
         CallbacksClient::new(conn).double(x).await
     }
 
+    async fn ask_double_of(&self, client_id: String, x: Value) -> Result<Value, Error> {
+        CallbacksClient::new(self.server.client(&client_id))
+            .double(x)
+            .await
+    }
+
+    async fn online(&self, role: String) -> Result<Vec<String>, Error> {
+        let mut ids: Vec<String> = (self.server.presence(Some(&role)).await?.entries)
+            .iter()
+            .map(|entry| entry.meta.client_id().to_owned())
+            .collect();
+        ids.sort();
+        Ok(ids)
+    }
+
     async fn announce(&self, role: String, text: String) -> Result<(), Error> {
         CallbacksEvents::new(&self.server)
             .chat_to_role(&role, &Chat { text })

@@ -7,8 +7,14 @@
 //! gracefully within `$ECHORPC_DRAIN_MS` (default 5000): calls in flight are answered, then
 //! every socket closes with 1001 and the process exits 0. Logs go to stderr (`RUST_LOG`).
 //!
-//! It implements the typed [`App`] service (`add`, `whoami`, `ask_double`, `announce`, `slow`,
-//! `running`, and the `chat` event) and calls each client's [`Callbacks`] service back.
+//! It implements the typed [`App`] service (`add`, `whoami`, `ask_double`, `ask_double_of`,
+//! `online`, `announce`, `slow`, `running`, and the `chat` event) and calls each client's
+//! [`Callbacks`] service back.
+//!
+//! With `$ECHORPC_REDIS_URL` set (e.g. `redis://127.0.0.1:6379`) it joins the cluster of the
+//! servers using that Redis, as node `$ECHORPC_NODE` (a unique name by default): `chat`,
+//! `announce`, `ask_double_of` and `online` then span every node, and `listening` is printed
+//! only once Redis answers. Without it, a single node.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,6 +23,7 @@ use std::time::Duration;
 #[path = "deploy.rs"]
 pub(crate) mod deploy;
 
+use echorpc::cluster::ClusterConfig;
 use echorpc::{Connection, Error, Server};
 use echorpc_examples::{App, AppServer, CallbacksClient, CallbacksEvents, Chat, Slept, Sum, Who};
 use serde_json::Value;
@@ -61,6 +68,27 @@ impl App for Example {
     }
 
     // Events to clients are the clients' trait's (`Callbacks`): `CallbacksEvents` sends them.
+    async fn ask_double_of(&self, client_id: String, x: Value) -> Result<Value, Error> {
+        // Wherever that client is connected: this node directly, another node through Redis.
+        CallbacksClient::new(self.server.client(&client_id))
+            .double(x)
+            .await
+    }
+
+    async fn online(&self, role: String) -> Result<Vec<String>, Error> {
+        let presence = self.server.presence(Some(&role)).await?;
+        if !presence.is_complete() {
+            tracing::warn!(missing = ?presence.missing_nodes, "online: some nodes did not answer");
+        }
+        let mut ids: Vec<String> = presence
+            .entries
+            .iter()
+            .map(|entry| entry.meta.client_id().to_owned())
+            .collect();
+        ids.sort();
+        Ok(ids)
+    }
+
     async fn announce(&self, role: String, text: String) -> Result<(), Error> {
         CallbacksEvents::new(&self.server)
             .chat_to_role(&role, &Chat { text })
@@ -115,6 +143,13 @@ pub(crate) fn build() -> Result<(Server, bool), String> {
         )?));
     if let Some(tls) = tls {
         builder = builder.tls(tls);
+    }
+    if let Ok(url) = std::env::var("ECHORPC_REDIS_URL") {
+        let mut cluster = ClusterConfig::redis(url);
+        if let Ok(node) = std::env::var("ECHORPC_NODE") {
+            cluster = cluster.node(node);
+        }
+        builder = builder.cluster(cluster);
     }
     let server = builder.build();
     let app = Example {

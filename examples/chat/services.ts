@@ -78,6 +78,21 @@ export interface App {
    */
   askDouble(x: unknown): Awaitable<unknown>;
   /**
+   * `ask_double_of` {client_id, x} → asks `double` {x} of the client with that client_id, on
+   * whichever node of the cluster it is connected (its most recent connection), and returns
+   * its answer unchanged; `-32001` when no node has such a client.
+   *
+   * Method `ask_double_of`.
+   */
+  askDoubleOf(client_id: string, x: unknown): Awaitable<unknown>;
+  /**
+   * `online` {role} → the sorted `client_id`s of every connection of that role, across the
+   * cluster (one per connection).
+   *
+   * Method `online`.
+   */
+  online(role: string): Awaitable<string[]>;
+  /**
    * `announce` {role, text} → broadcasts `chat` {text} to every connection of that role.
    *
    * Method `announce`.
@@ -138,6 +153,27 @@ export class AppClient {
   }
 
   /**
+   * `ask_double_of` {client_id, x} → asks `double` {x} of the client with that client_id, on
+   * whichever node of the cluster it is connected (its most recent connection), and returns
+   * its answer unchanged; `-32001` when no node has such a client.
+   *
+   * Method `ask_double_of`.
+   */
+  askDoubleOf(client_id: string, x: unknown): Promise<unknown> {
+    return Promise.resolve(this.peer.request("ask_double_of", { client_id, x }));
+  }
+
+  /**
+   * `online` {role} → the sorted `client_id`s of every connection of that role, across the
+   * cluster (one per connection).
+   *
+   * Method `online`.
+   */
+  online(role: string): Promise<string[]> {
+    return Promise.resolve(this.peer.request("online", { role }));
+  }
+
+  /**
    * `announce` {role, text} → broadcasts `chat` {text} to every connection of that role.
    *
    * Method `announce`.
@@ -187,6 +223,14 @@ export function registerApp(peer: EchoRegistrar, impl: App): void {
   peer.register("ask_double", async (params: any) => {
     const [x] = echorpcArgs(params, ["x"]);
     return impl.askDouble(x);
+  });
+  peer.register("ask_double_of", async (params: any) => {
+    const [client_id, x] = echorpcArgs(params, ["client_id", "x"]);
+    return impl.askDoubleOf(client_id, x);
+  });
+  peer.register("online", async (params: any) => {
+    const [role] = echorpcArgs(params, ["role"]);
+    return impl.online(role);
   });
   peer.register("announce", async (params: any) => {
     const [role, text] = echorpcArgs(params, ["role", "text"]);

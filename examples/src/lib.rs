@@ -54,6 +54,15 @@ pub trait App {
     /// Both `x` and the answer may be any JSON value: the server relays them as they are.
     async fn ask_double(&self, conn: &Connection, x: Value) -> Result<Value, Error>;
 
+    /// `ask_double_of` {client_id, x} → asks `double` {x} of the client with that client_id, on
+    /// whichever node of the cluster it is connected (its most recent connection), and returns
+    /// its answer unchanged; `-32001` when no node has such a client.
+    async fn ask_double_of(&self, client_id: String, x: Value) -> Result<Value, Error>;
+
+    /// `online` {role} → the sorted `client_id`s of every connection of that role, across the
+    /// cluster (one per connection).
+    async fn online(&self, role: String) -> Result<Vec<String>, Error>;
+
     /// `announce` {role, text} → broadcasts `chat` {text} to every connection of that role.
     async fn announce(&self, role: String, text: String) -> Result<(), Error>;
 

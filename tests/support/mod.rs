@@ -5,6 +5,7 @@
 
 pub mod certs;
 pub mod interop;
+pub mod redis;
 
 use std::future::Future;
 use std::net::SocketAddr;

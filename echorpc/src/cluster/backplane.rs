@@ -40,6 +40,10 @@ pub(crate) trait Backplane: Send + Sync + fmt::Debug + 'static {
     /// Whether the engine is reachable now (as far as the last operations tell).
     fn is_connected(&self) -> bool;
 
+    /// How many times the link to the engine was lost so far: when it changed, the engine may
+    /// have lost this node's state (a restarted Redis starts empty) and the node writes it again.
+    fn losses(&self) -> u64;
+
     /// Publishes `payloads` in order, in one round trip where the engine allows it; returns how
     /// many nodes received each.
     fn publish(

@@ -372,36 +372,45 @@ impl ClusterNode {
         }
     }
 
-    /// Refreshes liveness; after a reconnect writes the directory again.
+    /// Refreshes liveness; after a lost link writes the directory again (a restarted Redis
+    /// starts empty).
     async fn run_keep_alive(self: Arc<Self>, server: WeakServer) {
         let Some(backplane) = self.backplane.get().cloned() else {
             return;
         };
         let mut healthy = true;
+        let mut written_at = backplane.losses();
         loop {
-            let ok = match backplane.keep_alive(ALIVE_TTL_SECS).await {
-                Ok(()) => true,
+            let losses = backplane.losses();
+            match backplane.keep_alive(ALIVE_TTL_SECS).await {
+                Ok(()) => {
+                    if losses != written_at {
+                        tracing::info!(node = %self.config.node, "back in the cluster");
+                        if let Some(server) = server.upgrade() {
+                            self.publish_directory(&server);
+                        }
+                        written_at = losses;
+                    }
+                    healthy = true;
+                }
                 Err(err) => {
                     if healthy {
                         tracing::warn!(%err, "cluster keep-alive failed; retrying");
                     }
-                    false
-                }
-            };
-            if ok && !healthy {
-                tracing::info!(node = %self.config.node, "back in the cluster");
-                if let Some(server) = server.upgrade() {
-                    self.publish_directory(&server);
+                    healthy = false;
                 }
             }
-            healthy = ok;
-            // Retry sooner while disconnected, so the node resumes quickly.
-            let pause = if ok {
-                KEEP_ALIVE_EVERY
-            } else {
-                Duration::from_millis(500)
-            };
-            tokio::time::sleep(pause).await;
+            // While the link is down, look again soon, so the node resumes quickly.
+            let until = tokio::time::Instant::now() + KEEP_ALIVE_EVERY;
+            while tokio::time::Instant::now() < until {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                if !healthy || backplane.losses() != written_at {
+                    break;
+                }
+            }
+            if !healthy {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
         }
     }
 

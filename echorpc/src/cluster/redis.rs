@@ -13,7 +13,7 @@
 //! | `echorpc:{C}:clients:ID` | hash | connections of client_id `ID`: field `N|conn`, value opened-at ms |
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures::FutureExt;
@@ -60,10 +60,13 @@ impl Connect for RedisConnect {
         async move {
             let client = redis::Client::open(url.as_str()).map_err(redis_error)?;
             let connected = Arc::new(AtomicBool::new(false));
+            let losses = Arc::new(AtomicU64::new(0));
             let flag = Arc::clone(&connected);
+            let lost = Arc::clone(&losses);
             let push = move |info: PushInfo| -> Result<(), std::convert::Infallible> {
                 match info.kind {
                     PushKind::Disconnection => {
+                        lost.fetch_add(1, Ordering::AcqRel);
                         if flag.swap(false, Ordering::AcqRel) {
                             tracing::warn!("lost the connection to redis; reconnecting");
                         }
@@ -100,6 +103,8 @@ impl Connect for RedisConnect {
                 names,
                 node,
                 connected,
+                losses,
+                subscribed_at: AtomicU64::new(0),
             };
             backplane.subscribe().await?;
             backplane.connected.store(true, Ordering::Release);
@@ -162,6 +167,10 @@ struct RedisBackplane {
     names: Names,
     node: String,
     connected: Arc<AtomicBool>,
+    /// Links lost so far.
+    losses: Arc<AtomicU64>,
+    /// `losses` when the node last subscribed.
+    subscribed_at: AtomicU64,
 }
 
 impl std::fmt::Debug for RedisBackplane {
@@ -220,6 +229,10 @@ impl Backplane for RedisBackplane {
         self.connected.load(Ordering::Acquire)
     }
 
+    fn losses(&self) -> u64 {
+        self.losses.load(Ordering::Acquire)
+    }
+
     fn publish(
         &self,
         payloads: Vec<(Channel<'_>, String)>,
@@ -237,7 +250,7 @@ impl Backplane for RedisBackplane {
 
     fn keep_alive(&self, ttl_secs: u64) -> BoxFuture<'_, Result<(), BackplaneError>> {
         async move {
-            let was_connected = self.is_connected();
+            let losses = self.losses();
             let mut pipe = redis::pipe();
             pipe.cmd("SET")
                 .arg(&self.names.alive)
@@ -250,9 +263,11 @@ impl Backplane for RedisBackplane {
                 .arg(&self.node)
                 .ignore();
             self.run::<()>(&pipe).await?;
-            if !was_connected {
-                // Subscribing again is harmless if the reconnect already did it.
+            if self.subscribed_at.load(Ordering::Acquire) != losses {
+                // The reconnect subscribes again by itself; doing it here too is harmless and
+                // does not depend on it.
                 self.subscribe().await?;
+                self.subscribed_at.store(losses, Ordering::Release);
             }
             Ok(())
         }

@@ -43,6 +43,25 @@ export class AppClient {
         return Promise.resolve(this.peer.request("ask_double", { x }));
     }
     /**
+     * `ask_double_of` {client_id, x} → asks `double` {x} of the client with that client_id, on
+     * whichever node of the cluster it is connected (its most recent connection), and returns
+     * its answer unchanged; `-32001` when no node has such a client.
+     *
+     * Method `ask_double_of`.
+     */
+    askDoubleOf(client_id, x) {
+        return Promise.resolve(this.peer.request("ask_double_of", { client_id, x }));
+    }
+    /**
+     * `online` {role} → the sorted `client_id`s of every connection of that role, across the
+     * cluster (one per connection).
+     *
+     * Method `online`.
+     */
+    online(role) {
+        return Promise.resolve(this.peer.request("online", { role }));
+    }
+    /**
      * `announce` {role, text} → broadcasts `chat` {text} to every connection of that role.
      *
      * Method `announce`.
@@ -88,6 +107,14 @@ export function registerApp(peer, impl) {
     peer.register("ask_double", async (params) => {
         const [x] = echorpcArgs(params, ["x"]);
         return impl.askDouble(x);
+    });
+    peer.register("ask_double_of", async (params) => {
+        const [client_id, x] = echorpcArgs(params, ["client_id", "x"]);
+        return impl.askDoubleOf(client_id, x);
+    });
+    peer.register("online", async (params) => {
+        const [role] = echorpcArgs(params, ["role"]);
+        return impl.online(role);
     });
     peer.register("announce", async (params) => {
         const [role, text] = echorpcArgs(params, ["role", "text"]);

@@ -36,7 +36,25 @@ const SETUP_PARALLELISM: usize = 64;
 /// # Errors
 /// When a connection cannot be opened or set up, or a round does not complete in 30 s.
 pub async fn median_ms(url: &str, n: usize, subscribe: Option<&str>) -> Result<f64, String> {
-    let conns = ws::connect_many(url, n).await?;
+    median_ms_spread(&[url], n, subscribe).await
+}
+
+/// As [`median_ms`], with the `n` receiving clients spread evenly over the servers at `urls`
+/// (nodes of one cluster); the trigger connects to the first.
+///
+/// # Errors
+/// As [`median_ms`].
+pub async fn median_ms_spread(
+    urls: &[&str],
+    n: usize,
+    subscribe: Option<&str>,
+) -> Result<f64, String> {
+    let (&url, _) = urls.split_first().ok_or("no server to broadcast from")?;
+    let mut conns = Vec::with_capacity(n);
+    for (i, node) in urls.iter().enumerate() {
+        let share = n / urls.len() + usize::from(i < n % urls.len());
+        conns.extend(ws::connect_many(node, share).await?);
+    }
     let ready: Vec<Result<Ws, String>> = stream::iter(conns.into_iter().zip(1u64..))
         .map(|(mut conn, id)| async move {
             match subscribe {

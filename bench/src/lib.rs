@@ -14,6 +14,7 @@
 pub mod api;
 pub mod broadcast;
 pub mod client_driver;
+pub mod cluster;
 pub mod connect;
 pub mod hist;
 pub mod loadgen;

@@ -20,9 +20,21 @@ const MAX_BURST: usize = 256;
 /// How long to wait for the last outstanding responses after the run ends.
 const DRAIN: Duration = Duration::from_secs(5);
 
+/// What each request calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Call {
+    /// `add` {a, b} on the server (a batch of them when [`LoadSpec::batch`] > 1).
+    Add,
+    /// `relay` {client_id, x} on the server, which calls `double` {x} on the client of that
+    /// client_id and returns its answer, `2x` (single requests only).
+    Relay(&'static str),
+}
+
 /// One load shape.
 #[derive(Debug, Clone, Copy)]
 pub struct LoadSpec {
+    /// What each request calls.
+    pub call: Call,
     /// Connections.
     pub conns: usize,
     /// Requests (or batches) in flight per connection.
@@ -73,6 +85,7 @@ async fn drive(mut ws: Ws, spec: LoadSpec, window: Window) -> RunStats {
     let mut stats = RunStats::default();
     let mut conn = Conn {
         next_id: 1,
+        call: spec.call,
         batch: spec.batch,
         pending: HashMap::with_capacity(spec.inflight),
     };
@@ -123,6 +136,7 @@ async fn drive(mut ws: Ws, spec: LoadSpec, window: Window) -> RunStats {
 /// Per-connection request state.
 struct Conn {
     next_id: u64,
+    call: Call,
     batch: usize,
     /// First id of each outstanding request or batch, with its send time.
     pending: HashMap<u64, Instant>,
@@ -134,9 +148,11 @@ impl Conn {
         let id = self.next_id;
         self.next_id += self.batch as u64;
         self.pending.insert(id, Instant::now());
-        ws.feed(Message::text(wire::add_frame(id, self.batch)))
-            .await
-            .map_err(|_| ())
+        let frame = match self.call {
+            Call::Add => wire::add_frame(id, self.batch),
+            Call::Relay(client_id) => wire::relay_frame(id, client_id),
+        };
+        ws.feed(Message::text(frame)).await.map_err(|_| ())
     }
 
     /// Checks one incoming frame, records it, and feeds a replacement request while the run
@@ -160,7 +176,10 @@ impl Conn {
             }
             Some(Frame::Single(msg)) if msg.is_notification() => return Ok(()),
             Some(Frame::Single(msg)) if self.batch == 1 => match msg.id_u64() {
-                Some(id) => (id, msg.is_add_answer(id)),
+                Some(id) => match self.call {
+                    Call::Add => (id, msg.is_add_answer(id)),
+                    Call::Relay(_) => (id, msg.is_relay_answer(id)),
+                },
                 None => (0, false),
             },
             Some(Frame::Batch(msgs)) if self.batch > 1 => {

@@ -266,6 +266,7 @@ pub async fn measure_server(
             batch,
         } => {
             let spec = LoadSpec {
+                call: loadgen::Call::Add,
                 conns,
                 inflight,
                 batch,

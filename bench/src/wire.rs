@@ -41,6 +41,22 @@ pub fn add_frame(first: u64, batch: usize) -> String {
     buf
 }
 
+/// A `relay` request: the server calls `double` {"x": id} on the client `client_id`.
+pub fn relay_frame(id: u64, client_id: &str) -> String {
+    format!(
+        r#"{{"jsonrpc":"2.0","id":{id},"method":"relay","params":{{"client_id":"{client_id}","x":{id}}}}}"#
+    )
+}
+
+/// The answer of a client to the server's `double` request `id` {"x": x}: `2x`.
+pub fn double_answer(id: &RawValue, x: i64) -> String {
+    format!(
+        r#"{{"jsonrpc":"2.0","id":{},"result":{}}}"#,
+        id.get(),
+        x.wrapping_mul(2)
+    )
+}
+
 /// A request for `method` with raw JSON `params` (left out when `None`).
 pub fn request_frame(id: u64, method: &str, params: Option<&str>) -> String {
     match params {
@@ -128,6 +144,28 @@ impl Msg<'_> {
         self.result
             .and_then(|raw| serde_json::from_str::<Sum>(raw.get()).ok())
             == Some(Sum { sum: a + b })
+    }
+
+    /// Whether this is the correct response to the `relay` request with id `id`: `2 * id`.
+    pub fn is_relay_answer(&self, id: u64) -> bool {
+        self.is_success(id)
+            && self
+                .result
+                .and_then(|raw| serde_json::from_str::<u64>(raw.get()).ok())
+                == id.checked_mul(2)
+    }
+
+    /// A `double` request of the server's: its raw id and `params.x`.
+    pub fn as_double_request(&self) -> Option<(&RawValue, i64)> {
+        if self.method.as_deref() != Some("double") {
+            return None;
+        }
+        #[derive(Deserialize)]
+        struct Double {
+            x: i64,
+        }
+        let params: Double = serde_json::from_str(self.params?.get()).ok()?;
+        Some((self.id?, params.x))
     }
 
     /// The round number of a `tick` notification: `params.seq`, or `params.result.seq` as a

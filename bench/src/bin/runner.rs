@@ -1,15 +1,21 @@
 //! Runs every scenario against every available server, repeats, and prints a markdown table.
 //!
-//! `runner [--quick] [--deploy] [--repeat N] [--warmup SECS] [--duration SECS] [--servers a,b]
+//! `runner [--quick] [--deploy | --cluster] [--repeat N] [--warmup SECS] [--duration SECS] [--servers a,b]
 //!         [--scenarios abcdefgh] [--mem-conns 2000,10000] [--bcast-clients 1000,10000]`
 //!
 //! `--deploy` runs b, c, idle memory (e) and connect rate (h) against echorpc's deployment variants instead (the
 //! standalone listener over `ws://`, mounted in axum, over `wss://`) and prints their ratios
 //! to the plain listener.
 //!
+//! `--cluster` runs the cluster scenarios instead: two nodes sharing a `redis-server` it starts
+//! (which must be installed), beside one plain node: broadcast to the clients of each
+//! `--bcast-clients` count (default 10,000) and calls relayed to a client on the same node or
+//! the other; see `echorpc_bench::cluster`.
+//!
 //! Progress goes to stderr, the table to stdout. Exits 1 if any run failed or any call was
 //! answered wrongly; speed never decides the exit code.
 
+use echorpc_bench::cluster;
 use echorpc_bench::process::{bin_dir, open_files_limit};
 use echorpc_bench::report::{Results, machine_note};
 use echorpc_bench::scenarios::{
@@ -27,6 +33,7 @@ const FD_BASE: usize = 64;
 struct Options {
     quick: bool,
     deploy: bool,
+    cluster: bool,
     repeat: usize,
     timing: Timing,
     servers: Vec<String>,
@@ -40,6 +47,7 @@ impl Options {
         let mut o = Options {
             quick: false,
             deploy: false,
+            cluster: false,
             repeat: 3,
             timing: Timing {
                 warmup: Duration::from_secs(1),
@@ -58,6 +66,10 @@ impl Options {
             }
             if flag == "--deploy" {
                 o.deploy = true;
+                continue;
+            }
+            if flag == "--cluster" {
+                o.cluster = true;
                 continue;
             }
             if flag == "--help" || flag == "-h" {
@@ -99,6 +111,9 @@ impl Options {
                 _ => return Err(format!("unknown flag {flag}")),
             }
         }
+        if o.deploy && o.cluster {
+            return Err("--deploy and --cluster are separate runs".to_string());
+        }
         if let Some(bad) = o
             .servers
             .iter()
@@ -112,7 +127,7 @@ impl Options {
     }
 }
 
-const USAGE: &str = "usage: runner [--quick] [--deploy] [--repeat N] [--warmup SECS] [--duration SECS] \
+const USAGE: &str = "usage: runner [--quick] [--deploy | --cluster] [--repeat N] [--warmup SECS] [--duration SECS] \
 [--servers jsonrpsee,bound,ours] [--scenarios abcdefgh] [--mem-conns 2000,10000] \
 [--bcast-clients 1000,10000]";
 
@@ -137,6 +152,8 @@ async fn main() -> ExitCode {
     };
     if opts.quick {
         quick(&dir).await
+    } else if opts.cluster {
+        cluster(&opts, &dir).await
     } else {
         full(&opts, &dir).await
     }
@@ -177,6 +194,37 @@ async fn quick(dir: &Path) -> ExitCode {
             false
         }
     };
+    println!("{}\n\n{}", machine_note(), results.to_markdown());
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// `--cluster`: the cluster scenarios, `--repeat` rounds; see the module docs.
+async fn cluster(opts: &Options, dir: &Path) -> ExitCode {
+    let mut results = Results::with_columns(cluster::COLUMNS, cluster::RATIOS);
+    // The default list starts small for the main suite; the cluster's figure is for 10,000.
+    let clients = if opts.bcast_clients == [1_000, 10_000] {
+        vec![10_000]
+    } else {
+        opts.bcast_clients.clone()
+    };
+    let mut ok = true;
+    for round in 1..=opts.repeat {
+        for &n in &clients {
+            eprintln!("[{round}/{}] cluster · {n} clients", opts.repeat);
+            match cluster::measure(dir, n, opts.timing, &mut results).await {
+                Ok(0) => {}
+                Ok(_) => ok = false,
+                Err(e) => {
+                    results.note(format!("cluster round {round}, {n} clients: {e}"));
+                    ok = false;
+                }
+            }
+        }
+    }
     println!("{}\n\n{}", machine_note(), results.to_markdown());
     if ok {
         ExitCode::SUCCESS

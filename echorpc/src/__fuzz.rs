@@ -4,8 +4,11 @@
 //! Everything else the fuzz targets drive (the router, generated dispatch, the client) they
 //! reach through the public API over [`memory::pair`](crate::transport::memory::pair).
 
+use std::sync::{Arc, Mutex, PoisonError};
+
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use crate::auth::AuthRequest;
 use crate::message::{Incoming, Received, parse_frame};
 use crate::server::upgrade;
 
@@ -87,28 +90,39 @@ pub enum UpgradeOutcome {
         /// Bytes the client sent after the request.
         leftover: usize,
     },
-    /// Refused with this status before any WebSocket frame.
+    /// Refused with this status before any WebSocket frame (by the upgrade checks, or by
+    /// hyper for a request it could not parse).
     Refused(u16),
+    /// Closed without an answer: the request was cut short (the peer stopped sending before
+    /// its end), or it was not HTTP/1 at all.
+    Unanswered,
 }
 
-/// Reads an upgrade request from `stream` and answers it as the listener does (without the
-/// auth handler and the connection limit): `101` for a well-formed request, an error status
-/// otherwise. The answer is written to `stream`.
+/// Serves an upgrade request from `stream` exactly as the standalone listener does (hyper's
+/// HTTP/1 server, the same checks and answers), for a server with no auth handler and the
+/// default connection limit: `101` for a well-formed request, an error status otherwise. The
+/// answer is written to `stream`.
 pub async fn upgrade_exchange<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S) -> UpgradeOutcome {
-    match upgrade::read_upgrade(stream).await {
-        Ok(request) => {
-            // A failed write means the peer is gone; the outcome is still the request's.
-            let _ = upgrade::accept(stream, &request).await;
-            UpgradeOutcome::Accepted {
-                token: request.auth.token.clone(),
-                role: request.auth.role.clone(),
-                path: request.auth.path.clone(),
-                leftover: request.leftover.len(),
-            }
-        }
-        Err(refusal) => {
-            upgrade::refuse(stream, refusal).await;
-            UpgradeOutcome::Refused(refusal.status)
-        }
+    let seen: Arc<Mutex<Option<AuthRequest>>> = Arc::default();
+    let record = Arc::clone(&seen);
+    let server = crate::Server::builder()
+        .auth(move |request: &AuthRequest| {
+            *record.lock().unwrap_or_else(PoisonError::into_inner) = Some(request.clone());
+            true
+        })
+        .build();
+    let ended = upgrade::exchange_for_fuzzing(&server, stream).await;
+    let seen = seen.lock().unwrap_or_else(PoisonError::into_inner).take();
+    match (ended, seen) {
+        (upgrade::Ended::Upgraded(leftover), Some(request)) => UpgradeOutcome::Accepted {
+            token: request.token,
+            role: request.role,
+            path: request.path,
+            leftover,
+        },
+        // Unreachable: a 101 is only answered after the auth handler ran.
+        (upgrade::Ended::Upgraded(_), None) => UpgradeOutcome::Refused(0),
+        (upgrade::Ended::Refused(status), _) => UpgradeOutcome::Refused(status),
+        (upgrade::Ended::Unanswered, _) => UpgradeOutcome::Unanswered,
     }
 }

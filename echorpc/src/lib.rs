@@ -52,8 +52,8 @@
 //! ## How it is built
 //! One request, from the socket to the handler and back:
 //!
-//! 1. the server's listener reads the HTTP upgrade, runs auth and opens a connection
-//!    (`server/listener.rs`, `server/upgrade.rs`, `server/session.rs`);
+//! 1. the server's listener serves the HTTP upgrade with hyper, runs auth and opens a
+//!    connection (`server/listener.rs`, `server/upgrade.rs`, `server/session.rs`);
 //! 2. the WebSocket becomes a [`transport::Transport`] (`ws/transport.rs`), and the
 //!    connection's control loop (`connection/driver.rs`) reads its frames, keeps the heartbeat
 //!    (`heartbeat.rs`) and owns the tasks of handlers still running;

@@ -1,9 +1,11 @@
 //! Target `http_upgrade`: arbitrary bytes as the HTTP upgrade request, read and answered as
-//! the listener does, over an in-process byte pipe.
+//! the listener does (hyper's HTTP/1 server and the upgrade checks), over an in-process byte
+//! pipe.
 //!
-//! Invariants: no panic, no hang; the answer is one HTTP status line (101 with a
+//! Invariants: no panic, no hang; the answer is one HTTP response (101 with a
 //! `Sec-WebSocket-Accept` for a well-formed upgrade, a 4xx with `Connection: close`
-//! otherwise); an accepted request really is a complete `GET` request.
+//! otherwise), or nothing at all when the request was cut short; an accepted request really
+//! is a complete `GET` request.
 
 use echorpc::__fuzz::{UpgradeOutcome, upgrade_exchange};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -13,7 +15,7 @@ use crate::{block_on, or_hang};
 /// Bytes of one input used, at most (past the server's 16 KiB request limit).
 pub const MAX_INPUT: usize = 64 * 1024;
 /// Statuses a refused upgrade may get without an auth handler or a connection limit.
-pub const REFUSALS: [u16; 4] = [400, 405, 426, 431];
+pub const REFUSALS: [u16; 5] = [400, 405, 414, 426, 431];
 
 /// Runs one input; panics when an invariant breaks. The first byte sets the size of the
 /// pieces the request is written in (0: all at once), so partial reads are exercised too.
@@ -49,13 +51,15 @@ async fn exchange(piece: usize, request: Vec<u8>) {
         .await
         .expect("reading the answer");
     let answer = String::from_utf8(answer).expect("the answer is ASCII");
+    // Header names are case-insensitive.
+    let lower = answer.to_ascii_lowercase();
     match outcome {
         UpgradeOutcome::Accepted { leftover, .. } => {
             assert!(
                 answer.starts_with("HTTP/1.1 101 Switching Protocols\r\n"),
                 "{answer:?}"
             );
-            assert!(answer.contains("\r\nSec-WebSocket-Accept: "), "{answer:?}");
+            assert!(lower.contains("\r\nsec-websocket-accept: "), "{answer:?}");
             assert!(answer.ends_with("\r\n\r\n"), "{answer:?}");
             let mut headers = [httparse::EMPTY_HEADER; 64];
             let mut parsed = httparse::Request::new(&mut headers);
@@ -72,7 +76,8 @@ async fn exchange(piece: usize, request: Vec<u8>) {
                 answer.starts_with(&format!("HTTP/1.1 {status} ")),
                 "{answer:?}"
             );
-            assert!(answer.contains("\r\nConnection: close\r\n"), "{answer:?}");
+            assert!(lower.contains("\r\nconnection: close\r\n"), "{answer:?}");
         }
+        UpgradeOutcome::Unanswered => assert!(answer.is_empty(), "{answer:?}"),
     }
 }

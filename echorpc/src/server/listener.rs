@@ -1,7 +1,8 @@
 //! The standalone listener: accepts TCP connections, does the TLS handshake when the server
-//! has a certificate, reads and answers the HTTP upgrade through the shared admission path
-//! ([`session::admit`]: 403 for a refused origin, 503 past the connection limit, 401 on
-//! reject, auth before 101), then runs the session.
+//! has a certificate, serves the HTTP upgrade with hyper through the same path as the mount
+//! ([`upgrade::exchange`], then [`session::admit`]: 403 for a refused origin, 503 past the
+//! connection limit, 401 on reject, auth before 101), then runs the session over the socket
+//! itself (hyper's connection state is gone by then).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -10,7 +11,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::net::Stream;
 use crate::server::session;
-use crate::server::upgrade::{self, HANDSHAKE_TIMEOUT, Upgrade};
+use crate::server::upgrade::{self, Exchanged, HANDSHAKE_TIMEOUT};
 use crate::server::{Inner, Server};
 use crate::ws::WsTransport;
 use crate::ws::socket::{Role, WebSocketStream};
@@ -34,31 +35,21 @@ pub(super) async fn accept_loop(server: Server, listener: TcpListener) {
     }
 }
 
-/// TLS (when configured) and the upgrade request; `None` when the peer failed the TLS
-/// handshake (logged).
-async fn handshake(
-    inner: &Inner,
-    tcp: TcpStream,
-    peer: SocketAddr,
-) -> Option<(Stream, Result<Upgrade, upgrade::Refusal>)> {
+/// The TLS handshake when the server has a certificate; `None` when the peer failed it
+/// (logged).
+async fn tls(inner: &Inner, tcp: TcpStream, peer: SocketAddr) -> Option<Stream> {
     #[cfg(feature = "tls")]
-    let mut stream = match &inner.tls {
-        Some(tls) => match tls.acceptor().accept(tcp).await {
-            Ok(tls) => Stream::TlsServer(Box::new(tls)),
+    if let Some(tls) = &inner.tls {
+        return match tls.acceptor().accept(tcp).await {
+            Ok(tls) => Some(Stream::TlsServer(Box::new(tls))),
             Err(err) => {
                 tracing::info!(%peer, %err, "TLS handshake failed");
-                return None;
+                None
             }
-        },
-        None => Stream::Plain(tcp),
-    };
-    #[cfg(not(feature = "tls"))]
-    let mut stream = {
-        let _ = (inner, peer);
-        Stream::Plain(tcp)
-    };
-    let read = upgrade::read_upgrade(&mut stream).await;
-    Some((stream, read))
+        };
+    }
+    let _ = (inner, peer);
+    Some(Stream::Plain(tcp))
 }
 
 async fn handle_socket(server: Server, tcp: TcpStream, peer: SocketAddr) {
@@ -88,47 +79,40 @@ struct Accepted {
     slot: session::Slot,
 }
 
-/// TLS, the upgrade request, admission and the 101 answer; `None` when refused (answered).
+/// TLS, the upgrade request, admission and the 101 answer (hyper, through
+/// [`upgrade::exchange`]); `None` when refused (answered) or the peer left.
 async fn accept_upgrade(server: &Server, tcp: TcpStream, peer: SocketAddr) -> Option<Accepted> {
     let inner = &server.inner;
     let _ = tcp.set_nodelay(true);
+    // Taken before TLS, so handshakes in progress count against the connection limit.
     let slot = session::take_slot(inner);
     let mut stopped = inner.stopped.subscribe();
-    let read = tokio::select! {
-        read = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake(inner, tcp, peer)) => read,
+    let handshake = async {
+        let stream = tls(inner, tcp, peer).await?;
+        Some(upgrade::exchange(inner, stream, Some(peer), slot).await)
+    };
+    let exchanged = tokio::select! {
+        exchanged = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake) => exchanged,
         // A handshake does not hold up `stop`.
         _ = stopped.wait_for(|stopped| *stopped) => return None,
     };
-    let (mut stream, upgrade) = match read {
-        Ok(Some((stream, Ok(upgrade)))) => (stream, upgrade),
-        Ok(Some((mut stream, Err(refusal)))) => {
-            inner.counters.upgrade_rejected(refusal.status);
-            tracing::info!(%peer, status = refusal.status, "upgrade refused: bad upgrade request");
-            upgrade::refuse(&mut stream, refusal).await;
-            return None;
-        }
-        Ok(None) => return None,
+    let (stream, leftover, slot, meta) = match exchanged {
+        Ok(Some(Exchanged::Upgraded {
+            io,
+            leftover,
+            slot,
+            meta,
+        })) => (io, leftover, slot, meta),
+        // Refusals and malformed requests are answered, counted and logged by the exchange.
+        Ok(Some(Exchanged::Refused(_) | Exchanged::Unread(_)) | None) => return None,
         Err(_) => {
             tracing::debug!(%peer, "upgrade request timed out");
             return None;
         }
     };
-    let mut request = upgrade.auth.clone();
-    request.peer_addr = Some(peer);
-    let (slot, meta) = match session::admit(inner, slot, request).await {
-        Ok(admitted) => admitted,
-        Err(refusal) => {
-            upgrade::refuse(&mut stream, refusal).await;
-            return None;
-        }
-    };
-    if let Err(err) = upgrade::accept(&mut stream, &upgrade).await {
-        tracing::debug!(%peer, %err, "upgrade answer failed");
-        return None;
-    }
     let socket = WebSocketStream::from_partially_read(
         stream,
-        upgrade.leftover,
+        leftover,
         Role::Server,
         Some(crate::ws::config(&inner.settings.limits)),
     )

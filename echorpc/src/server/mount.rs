@@ -1,8 +1,8 @@
 //! The server mounted in an existing HTTP stack (feature `hyper`, and `axum` for the route):
-//! the upgrade request comes from hyper instead of the standalone listener, and goes through
-//! the same checks ([`upgrade::check_upgrade`]) and the same admission
-//! ([`session::admit`]: 403, 503, 401, auth before 101) before the same session runs over the
-//! upgraded connection.
+//! the upgrade request comes from the application's hyper server instead of the standalone
+//! listener's, and goes through the same checks ([`upgrade::read_request`]) and the same
+//! answer ([`upgrade::answer`], [`session::admit`]: 403, 503, 401, auth before 101) before the
+//! same session runs over the upgraded connection.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -11,34 +11,15 @@ use std::pin::Pin;
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::header::{CONNECTION, CONTENT_TYPE, HeaderValue, SEC_WEBSOCKET_ACCEPT, UPGRADE};
-use hyper::{Request, Response, StatusCode};
+use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 
-use crate::auth::Headers;
-use crate::server::upgrade::{self, Refusal};
-use crate::server::{Server, session};
+use crate::server::{Server, session, upgrade};
 use crate::ws::WsTransport;
 use crate::ws::socket::{Role, WebSocketStream};
 
 /// The response body of an upgrade answer: empty for 101, one line of text for a refusal.
 pub type UpgradeBody = Full<Bytes>;
-
-fn refusal(refusal: Refusal) -> Response<UpgradeBody> {
-    let mut response = Response::new(Full::new(Bytes::from(format!("{}\n", refusal.reason))));
-    *response.status_mut() =
-        StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::BAD_REQUEST);
-    response.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    if refusal.status == 426 {
-        response
-            .headers_mut()
-            .insert("sec-websocket-version", HeaderValue::from_static("13"));
-    }
-    response
-}
 
 impl Server {
     /// Answers a WebSocket upgrade request that a hyper (or axum, tower) stack received: checks
@@ -58,66 +39,33 @@ impl Server {
         peer: Option<SocketAddr>,
     ) -> impl Future<Output = Response<UpgradeBody>> + Send + use<B> {
         let server = self.clone();
-        let mut headers = Headers::new();
-        for (name, value) in request.headers() {
-            headers.append(
-                name.as_str(),
-                String::from_utf8_lossy(value.as_bytes()).trim(),
-            );
-        }
-        let target = request.uri().path_and_query().map_or_else(
-            || request.uri().path().to_owned(),
-            |pq| pq.as_str().to_owned(),
-        );
-        let checked = upgrade::check_upgrade(request.method().as_str(), &target, headers);
+        let checked = upgrade::read_request(&request);
         let on_upgrade = hyper::upgrade::on(&mut request);
         async move {
             let inner = &server.inner;
-            let (mut auth, key) = match checked {
-                Ok(checked) => checked,
-                Err(refused) => {
-                    inner.counters.upgrade_rejected(refused.status);
-                    tracing::info!(
-                        ?peer,
-                        status = refused.status,
-                        "upgrade refused: bad upgrade request"
-                    );
-                    return refusal(refused);
-                }
-            };
-            auth.peer_addr = peer;
             let slot = session::take_slot(inner);
-            let (slot, meta) = match session::admit(inner, slot, auth).await {
-                Ok(admitted) => admitted,
-                Err(refused) => return refusal(refused),
-            };
-            let task_server = server.clone();
-            server.inner.tasks.spawn(async move {
-                let _slot = slot;
-                let inner = &task_server.inner;
-                let upgraded = match on_upgrade.await {
-                    Ok(upgraded) => upgraded,
-                    Err(err) => return tracing::debug!(?peer, %err, "http upgrade failed"),
-                };
-                let socket = WebSocketStream::from_raw_socket(
-                    TokioIo::new(upgraded),
-                    Role::Server,
-                    Some(crate::ws::config(&inner.settings.limits)),
-                )
-                .await;
-                let opened = session::open(inner, meta);
-                let shown = peer.map_or_else(|| "mounted".to_owned(), |p| p.to_string());
-                session::run(inner, WsTransport::new(socket), opened, &shown).await;
-            });
-            let mut response = Response::new(Full::new(Bytes::new()));
-            *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-            let headers = response.headers_mut();
-            headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
-            headers.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
-            if let Ok(accept) = HeaderValue::from_str(&upgrade::accept_key(&key)) {
-                headers.insert(SEC_WEBSOCKET_ACCEPT, accept);
+            let (response, admitted) = upgrade::answer(inner, checked, peer, slot).await;
+            if let Some((slot, meta)) = admitted {
+                let task_server = server.clone();
+                server.inner.tasks.spawn(async move {
+                    let _slot = slot;
+                    let inner = &task_server.inner;
+                    let upgraded = match on_upgrade.await {
+                        Ok(upgraded) => upgraded,
+                        Err(err) => return tracing::debug!(?peer, %err, "http upgrade failed"),
+                    };
+                    let socket = WebSocketStream::from_raw_socket(
+                        TokioIo::new(upgraded),
+                        Role::Server,
+                        Some(crate::ws::config(&inner.settings.limits)),
+                    )
+                    .await;
+                    let opened = session::open(inner, meta);
+                    let shown = peer.map_or_else(|| "mounted".to_owned(), |p| p.to_string());
+                    session::run(inner, WsTransport::new(socket), opened, &shown).await;
+                });
             }
-            response
+            response.map(|body| Full::new(Bytes::from(body)))
         }
     }
 

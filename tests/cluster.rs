@@ -239,7 +239,10 @@ async fn calls_reach_a_client_on_any_node() {
         json!(42)
     );
     assert_eq!(CalleeClient::new(&far).double(5).await.unwrap(), 10);
-    assert_eq!(CalleeClient::new(b.client("cb")).double(6).await.unwrap(), 12);
+    assert_eq!(
+        CalleeClient::new(b.client("cb")).double(6).await.unwrap(),
+        12
+    );
 
     // The target's own error object crosses unchanged.
     let err = CalleeClient::new(&far).double(13).await.unwrap_err();

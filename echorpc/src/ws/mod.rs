@@ -11,11 +11,14 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::config::Limits;
 
-/// Bytes read from the socket at a time. The read buffer is allocated for every connection,
-/// idle or not, so it is kept small (tungstenite's default is 128 KiB): JSON-RPC messages are
-/// mostly far smaller, and a larger one is still read whole (tungstenite grows the buffer to
-/// the frame's announced length, so it takes one more read, not many).
-const READ_BUFFER: usize = 2 * 1024;
+/// Bytes read from the socket at a time, and the read buffer every connection holds, idle or
+/// not (tungstenite's default is 128 KiB). JSON-RPC messages are mostly far smaller: 1 KiB
+/// holds several pipelined requests per read. A larger message is still read whole: tungstenite
+/// grows the buffer to the frame's announced length and reads it in pieces of this size (a
+/// 64 KiB message takes 64 reads, each a memory copy of what the kernel already holds).
+/// Measured (bench scenario e, 10,000 idle connections): 2 KiB → 1 KiB saves 1.0 KiB per
+/// connection.
+const READ_BUFFER: usize = 1024;
 
 pub(crate) fn config(limits: &Limits) -> WebSocketConfig {
     WebSocketConfig::default()

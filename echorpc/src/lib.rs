@@ -97,6 +97,7 @@ mod router;
 mod running;
 mod server;
 mod service;
+mod settings_surface;
 #[cfg(feature = "tls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub mod tls;

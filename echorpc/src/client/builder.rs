@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use crate::backoff::Backoff;
 use crate::client::Client;
-use crate::config::{DEFAULT_CONNECT_TIMEOUT, Limits, Settings};
+use crate::config::{DEFAULT_CONNECT_TIMEOUT, Settings};
+use crate::settings_surface::settings_surface;
 
 /// Builds a [`Client`]: the server's URL, who it says it is, timing, reconnects and limits.
 ///
@@ -150,40 +151,6 @@ impl ClientBuilder {
         self
     }
 
-    /// How long calls wait for their answers unless given their own timeout; default 30 s.
-    pub fn request_timeout(mut self, timeout: Duration) -> Self {
-        self.settings.request_timeout = timeout;
-        self
-    }
-
-    /// A time budget for every handler without one of its own (`#[echorpc(timeout = "…")]`):
-    /// a handler still running after it is cancelled and its request answered `-32002`.
-    /// Default: none (handlers run as long as they take).
-    pub fn handler_timeout(mut self, budget: Duration) -> Self {
-        self.settings.handler_timeout = Some(budget);
-        self
-    }
-
-    /// Whether a call abandoned before its answer (its future dropped, its timeout passed)
-    /// sends `$/cancelRequest` so the peer stops its handler; default `true`. Peers that do not
-    /// know the notification ignore it, as the reference packages do.
-    pub fn send_cancellations(mut self, send: bool) -> Self {
-        self.settings.send_cancellations = send;
-        self
-    }
-
-    /// How often the server is pinged; default 30 s. `Duration::ZERO` turns pings off.
-    pub fn ping_interval(mut self, interval: Duration) -> Self {
-        self.settings.ping_interval = interval;
-        self
-    }
-
-    /// How long to wait for a pong before dropping the connection; default 5 s.
-    pub fn pong_timeout(mut self, timeout: Duration) -> Self {
-        self.settings.pong_timeout = timeout;
-        self
-    }
-
     /// Reconnect after an unexpected close with these delays; default 1 s doubling to 5 s.
     pub fn reconnect(mut self, backoff: Backoff) -> Self {
         self.reconnect = Some(backoff);
@@ -196,14 +163,15 @@ impl ClientBuilder {
         self
     }
 
-    /// Limits on message size, in-flight requests and queued frames.
-    pub fn limits(mut self, limits: Limits) -> Self {
-        self.settings.limits = limits;
-        self
-    }
-
     /// The client, ready for handlers to be registered and to [`connect`](Client::connect).
     pub fn build(self) -> Client {
         Client::from_builder(self)
     }
 }
+
+settings_surface!(
+    ClientBuilder,
+    pinged: "the server",
+    calls: "calls",
+    limited: "message size, in-flight requests and queued frames"
+);

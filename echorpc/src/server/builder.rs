@@ -1,11 +1,11 @@
 //! Configuring a [`Server`] before it starts.
 
 use std::future::Future;
-use std::time::Duration;
 
 use crate::auth::{AuthDecision, AuthRequest, Authenticator};
-use crate::config::{DEFAULT_PORT, Limits, Settings};
+use crate::config::{DEFAULT_PORT, Settings};
 use crate::server::Server;
+use crate::settings_surface::settings_surface;
 
 /// Builds a [`Server`]: where it listens, how it authenticates, its timing and its limits.
 ///
@@ -110,46 +110,6 @@ impl ServerBuilder {
         self
     }
 
-    /// How often each connection is pinged; default 30 s. `Duration::ZERO` turns pings off.
-    pub fn ping_interval(mut self, interval: Duration) -> Self {
-        self.settings.ping_interval = interval;
-        self
-    }
-
-    /// How long to wait for a pong before closing the connection; default 5 s.
-    pub fn pong_timeout(mut self, timeout: Duration) -> Self {
-        self.settings.pong_timeout = timeout;
-        self
-    }
-
-    /// How long calls made to clients wait for their answers; default 30 s.
-    pub fn request_timeout(mut self, timeout: Duration) -> Self {
-        self.settings.request_timeout = timeout;
-        self
-    }
-
-    /// A time budget for every handler without one of its own (`#[echorpc(timeout = "…")]`):
-    /// a handler still running after it is cancelled and its request answered `-32002`.
-    /// Default: none (handlers run as long as they take).
-    pub fn handler_timeout(mut self, budget: Duration) -> Self {
-        self.settings.handler_timeout = Some(budget);
-        self
-    }
-
-    /// Whether a call abandoned before its answer (its future dropped, its timeout passed)
-    /// sends `$/cancelRequest` so the peer stops its handler; default `true`. Peers that do not
-    /// know the notification ignore it, as the reference packages do.
-    pub fn send_cancellations(mut self, send: bool) -> Self {
-        self.settings.send_cancellations = send;
-        self
-    }
-
-    /// Limits on message size, in-flight requests, queued frames and connections.
-    pub fn limits(mut self, limits: Limits) -> Self {
-        self.settings.limits = limits;
-        self
-    }
-
     /// Joins a cluster: broadcasts, calls to clients ([`Server::client`]) and presence
     /// ([`Server::presence`]) then span every node of it. [`Server::start`] connects to the
     /// backplane first, retrying (and logging why) until it answers, and only then listens.
@@ -164,3 +124,10 @@ impl ServerBuilder {
         Server::from_builder(self)
     }
 }
+
+settings_surface!(
+    ServerBuilder,
+    pinged: "each connection",
+    calls: "calls made to clients",
+    limited: "message size, in-flight requests, queued frames and connections"
+);

@@ -214,6 +214,29 @@ async fn broadcasts_reach_every_node_once() {
         "{stats:?}"
     );
     assert_eq!((stats.broadcasts_dropped, stats.messages_malformed), (0, 0));
+
+    // Garbage on the cluster's channel is logged and dropped by every node; nothing breaks.
+    for garbage in [
+        "not json",
+        r#"{"broadcast":{"from":"x"}}"#,
+        r#"{"reply":{"rid":"1"}}"#,
+    ] {
+        assert_eq!(
+            redis.command(&["PUBLISH", "echorpc:{test}:all", garbage]),
+            ":3"
+        );
+    }
+    within("every node counts the malformed messages", async {
+        while [&a, &b, &c]
+            .iter()
+            .any(|s| s.cluster_stats().unwrap().messages_malformed < 3)
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    a.broadcast("news", "after garbage").unwrap();
+    wc.wait_for("news", 5).await;
     for server in [a, b, c] {
         server.stop().await;
     }
@@ -346,6 +369,13 @@ async fn presence_lists_every_node() {
         .unwrap();
     assert!(after.is_complete(), "{:?}", after.missing_nodes);
     assert_eq!(after.count(), 3);
+    // A call by client_id skips c's closed connection and reaches the one on b.
+    let res = within(
+        "a call to w2 after c left",
+        a.client("w2").request("double", json!({"x": 2})),
+    )
+    .await;
+    assert_eq!(res.unwrap(), json!(4));
     a.stop().await;
     b.stop().await;
 }

@@ -117,6 +117,29 @@ impl RedisServer {
         }
     }
 
+    /// Sends one command (RESP) and returns the first line of the reply, e.g. `:2` for a
+    /// `PUBLISH` that two subscribers received.
+    ///
+    /// # Panics
+    /// When Redis cannot be reached.
+    pub fn command(&self, args: &[&str]) -> String {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("redis reachable");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .expect("read timeout");
+        let mut out = format!("*{}\r\n", args.len());
+        for arg in args {
+            out.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
+        }
+        stream.write_all(out.as_bytes()).expect("command sent");
+        let mut reply = Vec::new();
+        let mut byte = [0u8; 1];
+        while stream.read_exact(&mut byte).is_ok() && byte[0] != b'\n' {
+            reply.push(byte[0]);
+        }
+        String::from_utf8_lossy(&reply).trim_end().to_owned()
+    }
+
     /// Whether it answers `PING` now.
     pub fn ping(&self) -> bool {
         let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {

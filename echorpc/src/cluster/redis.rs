@@ -375,6 +375,10 @@ impl Backplane for RedisBackplane {
             if let Err(err) = self.run::<()>(&pipe).await {
                 tracing::debug!(%err, "could not leave the cluster cleanly");
             }
+            // Nobody listens for this node any more: calls to it fail at once (no receiver).
+            let mut conn = self.manager.clone();
+            let channels = [self.names.all.as_str(), self.names.own.as_str()];
+            let _ = tokio::time::timeout(OP_TIMEOUT, conn.unsubscribe(&channels)).await;
         }
         .boxed()
     }

@@ -176,13 +176,37 @@ impl RemotePeer {
                     };
                     match self.remote(&addr, method, raw, timeout, event).await {
                         // Not delivered: the next (older) connection may still be there.
-                        Err(Error::NotConnected) => last = Error::NotConnected,
+                        Err(Error::NotConnected) => {
+                            self.forget(&addr);
+                            last = Error::NotConnected;
+                        }
                         other => return other,
                     }
                 }
             }
         }
         Err(last)
+    }
+
+    /// Removes a directory record found stale (its node or connection is gone), in the
+    /// background, so later calls by this client_id do not try it again.
+    fn forget(&self, addr: &ConnectionAddr) {
+        let (Target::ClientId(client_id), Some(node)) = (&self.target, self.server.cluster_node())
+        else {
+            return;
+        };
+        let Some(backplane) = node.backplane().cloned() else {
+            return;
+        };
+        let (client_id, addr) = (client_id.clone(), addr.clone());
+        tokio::spawn(async move {
+            if let Err(err) = backplane
+                .directory_remove(&client_id, addr.node(), addr.id())
+                .await
+            {
+                tracing::debug!(%err, "stale cluster directory record not removed");
+            }
+        });
     }
 
     /// Where to try the call, best first.

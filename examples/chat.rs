@@ -13,75 +13,15 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use echorpc::{Connection, Error, Server};
-use echorpc_examples::{
-    App, AppServer, CallbacksClient, CallbacksEvents, Chat, Slept, Sum, Who, contract,
-};
-use serde_json::Value;
+use echorpc::Server;
+use echorpc_examples::app::ExampleApp;
+use echorpc_examples::{AppServer, contract};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 const INDEX: &str = include_str!("chat/index.html");
 const CHAT_JS: &str = include_str!("chat/dist/chat.js");
 const SERVICES_JS: &str = include_str!("chat/dist/services.js");
-
-/// The chat server's [`App`]: relays chat to the other tabs and asks a tab to double.
-struct ChatApp {
-    server: Server,
-}
-
-impl App for ChatApp {
-    async fn add(&self, a: i64, b: i64) -> Sum {
-        Sum { sum: a + b }
-    }
-
-    async fn whoami(&self, conn: &Connection) -> Who {
-        Who {
-            role: conn.meta().role().to_owned(),
-            client_id: conn.meta().client_id().to_owned(),
-        }
-    }
-
-    async fn ask_double(&self, conn: &Connection, x: Value) -> Result<Value, Error> {
-        CallbacksClient::new(conn).double(x).await
-    }
-
-    async fn ask_double_of(&self, client_id: String, x: Value) -> Result<Value, Error> {
-        CallbacksClient::new(self.server.client(&client_id))
-            .double(x)
-            .await
-    }
-
-    async fn online(&self, role: String) -> Result<Vec<String>, Error> {
-        let mut ids: Vec<String> = (self.server.presence(Some(&role)).await?.entries)
-            .iter()
-            .map(|entry| entry.meta.client_id().to_owned())
-            .collect();
-        ids.sort();
-        Ok(ids)
-    }
-
-    async fn announce(&self, role: String, text: String) -> Result<(), Error> {
-        CallbacksEvents::new(&self.server)
-            .chat_to_role(&role, &Chat { text })
-            .map(drop)
-    }
-
-    async fn chat(&self, conn: &Connection, msg: Chat) {
-        if let Err(err) = CallbacksEvents::new(&self.server).chat_except(conn, &msg) {
-            tracing::warn!(%err, "chat relay failed");
-        }
-    }
-
-    async fn slow(&self, ms: u64) -> Slept {
-        tokio::time::sleep(Duration::from_millis(ms)).await;
-        Slept { slept: ms }
-    }
-
-    async fn running(&self) -> usize {
-        0
-    }
-}
 
 fn port(name: &str, default: u16) -> Result<u16, String> {
     match std::env::var(name) {
@@ -140,9 +80,7 @@ async fn run() -> Result<(), String> {
         .port(port("ECHORPC_PORT", 9100)?)
         .auth(|req| req.token == "secret")
         .build();
-    let app = ChatApp {
-        server: server.clone(),
-    };
+    let app = ExampleApp::new(server.clone());
     server
         .mount(AppServer::new(app))
         .map_err(|e| e.to_string())?;

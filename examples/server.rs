@@ -7,111 +7,25 @@
 //! gracefully within `$ECHORPC_DRAIN_MS` (default 5000): calls in flight are answered, then
 //! every socket closes with 1001 and the process exits 0. Logs go to stderr (`RUST_LOG`).
 //!
-//! It implements the typed [`App`] service (`add`, `whoami`, `ask_double`, `ask_double_of`,
-//! `online`, `announce`, `slow`, `running`, and the `chat` event) and calls each client's
-//! [`Callbacks`] service back.
+//! It serves the typed [`App`](echorpc_examples::App) service (`add`, `whoami`, `ask_double`,
+//! `ask_double_of`, `online`, `announce`, `slow`, `running`, and the `chat` event) through
+//! [`ExampleApp`], which calls each client's [`Callbacks`](echorpc_examples::Callbacks) service
+//! back.
 //!
 //! With `$ECHORPC_REDIS_URL` set (e.g. `redis://127.0.0.1:6379`) it joins the cluster of the
 //! servers using that Redis, as node `$ECHORPC_NODE` (a unique name by default): `chat`,
 //! `announce`, `ask_double_of` and `online` then span every node, and `listening` is printed
 //! only once Redis answers. Without it, a single node.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 #[path = "deploy.rs"]
 pub(crate) mod deploy;
 
+use echorpc::Server;
 use echorpc::cluster::ClusterConfig;
-use echorpc::{Connection, Error, Server};
-use echorpc_examples::{App, AppServer, CallbacksClient, CallbacksEvents, Chat, Slept, Sum, Who};
-use serde_json::Value;
-
-/// The server's implementation of [`App`]; it holds the server to broadcast through.
-struct Example {
-    server: Server,
-    /// `slow` calls running now; each one counts itself out when it ends or is cancelled.
-    slow_running: Arc<AtomicUsize>,
-}
-
-/// Counts one `slow` call in while it lives.
-struct SlowCall(Arc<AtomicUsize>);
-
-impl SlowCall {
-    fn start(count: &Arc<AtomicUsize>) -> Self {
-        count.fetch_add(1, Ordering::SeqCst);
-        Self(Arc::clone(count))
-    }
-}
-
-impl Drop for SlowCall {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-impl App for Example {
-    async fn add(&self, a: i64, b: i64) -> Sum {
-        Sum { sum: a + b }
-    }
-
-    async fn whoami(&self, conn: &Connection) -> Who {
-        Who {
-            role: conn.meta().role().to_owned(),
-            client_id: conn.meta().client_id().to_owned(),
-        }
-    }
-
-    async fn ask_double(&self, conn: &Connection, x: Value) -> Result<Value, Error> {
-        CallbacksClient::new(conn).double(x).await
-    }
-
-    // Events to clients are the clients' trait's (`Callbacks`): `CallbacksEvents` sends them.
-    async fn ask_double_of(&self, client_id: String, x: Value) -> Result<Value, Error> {
-        // Wherever that client is connected: this node directly, another node through Redis.
-        CallbacksClient::new(self.server.client(&client_id))
-            .double(x)
-            .await
-    }
-
-    async fn online(&self, role: String) -> Result<Vec<String>, Error> {
-        let presence = self.server.presence(Some(&role)).await?;
-        if !presence.is_complete() {
-            tracing::warn!(missing = ?presence.missing_nodes, "online: some nodes did not answer");
-        }
-        let mut ids: Vec<String> = presence
-            .entries
-            .iter()
-            .map(|entry| entry.meta.client_id().to_owned())
-            .collect();
-        ids.sort();
-        Ok(ids)
-    }
-
-    async fn announce(&self, role: String, text: String) -> Result<(), Error> {
-        CallbacksEvents::new(&self.server)
-            .chat_to_role(&role, &Chat { text })
-            .map(drop)
-    }
-
-    async fn slow(&self, ms: u64) -> Slept {
-        // Cancelling the call drops this future, and with it the count.
-        let _running = SlowCall::start(&self.slow_running);
-        tokio::time::sleep(Duration::from_millis(ms)).await;
-        Slept { slept: ms }
-    }
-
-    async fn running(&self) -> usize {
-        self.slow_running.load(Ordering::SeqCst)
-    }
-
-    async fn chat(&self, conn: &Connection, msg: Chat) {
-        if let Err(err) = CallbacksEvents::new(&self.server).chat_except(conn, &msg) {
-            tracing::warn!(%err, "chat rebroadcast failed");
-        }
-    }
-}
+use echorpc_examples::AppServer;
+use echorpc_examples::app::ExampleApp;
 
 fn env_number(name: &str, default: u64) -> Result<u64, String> {
     match std::env::var(name) {
@@ -152,10 +66,7 @@ pub(crate) fn build() -> Result<(Server, bool), String> {
         builder = builder.cluster(cluster);
     }
     let server = builder.build();
-    let app = Example {
-        server: server.clone(),
-        slow_running: Arc::default(),
-    };
+    let app = ExampleApp::new(server.clone());
     server
         .mount(AppServer::new(app))
         .map_err(|err| err.to_string())?;

@@ -3,6 +3,7 @@
 //! `cargo run --example server` implements [`App`] and calls the client's [`Callbacks`];
 //! `cargo run --example client` implements [`Callbacks`] and calls [`App`].
 
+pub mod app;
 #[cfg(feature = "contract")]
 pub mod contract;
 

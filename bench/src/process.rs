@@ -147,6 +147,25 @@ pub fn vm_rss_kib(pid: u32) -> Result<u64, String> {
         .ok_or_else(|| format!("no VmRSS in {path}"))
 }
 
+/// CPU time process `pid` has used so far, all its threads together, in µs (the first field
+/// of `/proc/PID/task/TID/schedstat`, nanoseconds on the CPU).
+pub fn cpu_time_us(pid: u32) -> Result<u64, String> {
+    let dir = format!("/proc/{pid}/task");
+    let tasks = std::fs::read_dir(&dir).map_err(|e| format!("read {dir}: {e}"))?;
+    let mut ns = 0u64;
+    for task in tasks.flatten() {
+        // A thread that ended meanwhile is simply not counted.
+        if let Ok(stat) = std::fs::read_to_string(task.path().join("schedstat")) {
+            ns += stat
+                .split_whitespace()
+                .next()
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+    }
+    Ok(ns / 1_000)
+}
+
 /// This process's soft limit on open files, from `/proc/self/limits` (`None` if unlimited or
 /// unreadable).
 pub fn open_files_limit() -> Option<u64> {
@@ -162,6 +181,7 @@ mod tests {
     #[test]
     fn reads_own_proc() {
         assert!(vm_rss_kib(std::process::id()).unwrap() > 0);
+        assert!(cpu_time_us(std::process::id()).unwrap() > 0);
         assert!(open_files_limit().is_some());
     }
 

@@ -20,6 +20,8 @@ pub enum Metric {
     BroadcastMs,
     /// Connections dialled, upgraded and answering per second (higher is better).
     ConnsPerSec,
+    /// Server CPU time per connection opened, µs (lower is better).
+    CpuUsPerConn,
 }
 
 impl Metric {
@@ -33,6 +35,7 @@ impl Metric {
             Metric::KibPerConn => "KiB/conn ↓",
             Metric::BroadcastMs => "ms to all ↓",
             Metric::ConnsPerSec => "conns/s ↑",
+            Metric::CpuUsPerConn => "server CPU µs/conn ↓",
         }
     }
 }

@@ -298,12 +298,14 @@ pub async fn measure_server(
                 values: vec![(Metric::BroadcastMs, ms)],
                 ..Measured::default()
             }),
-        Kind::Connect { conns, parallel } => connect::conns_per_sec(&proc.url, conns, parallel)
-            .await
-            .map(|rate| Measured {
-                values: vec![(Metric::ConnsPerSec, rate)],
-                ..Measured::default()
-            }),
+        Kind::Connect { conns, parallel } => {
+            connect::conns_per_sec(&proc.url, proc.pid, conns, parallel)
+                .await
+                .map(|(rate, cpu)| Measured {
+                    values: vec![(Metric::ConnsPerSec, rate), (Metric::CpuUsPerConn, cpu)],
+                    ..Measured::default()
+                })
+        }
         Kind::Client { .. } => Err("a client scenario runs against a client stack".to_string()),
     };
     proc.stop().await;

@@ -174,12 +174,29 @@ async fn rust_client(
     name: &'static str,
     role: &str,
 ) -> (Client, Arc<Mutex<Vec<String>>>) {
+    rust_client_with(node, name, role, None).await
+}
+
+/// As [`rust_client`], moving to `alternate` when its node goes away.
+async fn rust_client_with(
+    node: &Node,
+    name: &'static str,
+    role: &str,
+    alternate: Option<&str>,
+) -> (Client, Arc<Mutex<Vec<String>>>) {
     let chats = Arc::new(Mutex::new(Vec::new()));
-    let client = Client::builder(&node.url)
+    let mut builder = Client::builder(&node.url)
         .token("secret")
         .role(role)
         .client_id(name)
-        .build();
+        .reconnect(echorpc::Backoff::new(
+            Duration::from_millis(100),
+            Duration::from_millis(500),
+        ));
+    if let Some(url) = alternate {
+        builder = builder.alternate_url(url);
+    }
+    let client = builder.build();
     client
         .mount(CallbacksServer::new(Callee {
             name,
@@ -259,7 +276,9 @@ async fn three_example_nodes_act_as_one() {
     probe.start().await.expect("probe starts");
 
     let (r1, r1_chats) = rust_client(&n1, "r1", "web").await;
-    let (_a3, a3_chats) = rust_client(&n3, "a3", "admin").await;
+    // a3 moves to n1 when n3 dies; d3 (role ops) stays with n3.
+    let (_a3, a3_chats) = rust_client_with(&n3, "a3", "admin", Some(&n1.url)).await;
+    let (_d3, _) = rust_client(&n3, "d3", "ops").await;
     let py = PyClient::spawn(
         python,
         "interactive",
@@ -346,12 +365,12 @@ async fn three_example_nodes_act_as_one() {
     .await;
 
     // A killed node: calls to its clients fail with -32001 within seconds, its presence is
-    // gone within 10 s.
+    // gone within 10 s, and a client with another URL moves there and is reachable again.
     n3.kill();
     let killed_at = Instant::now();
     let err = tokio::time::timeout(
         Duration::from_secs(5),
-        app.ask_double_of("a3".into(), json!(1)),
+        app.ask_double_of("d3".into(), json!(1)),
     )
     .await
     .expect("a call to a dead node's client does not hang")
@@ -370,9 +389,14 @@ async fn three_example_nodes_act_as_one() {
         killed_at.elapsed()
     );
     assert_eq!(
-        app.online("admin".into()).await.unwrap(),
+        app.online("ops".into()).await.unwrap(),
         Vec::<String>::new()
     );
+    eventually("a3 reachable again through n1", EVENTUALLY, || async {
+        (app.ask_double_of("a3".into(), json!(5)).await.ok()? == json!(10)).then_some(())
+    })
+    .await;
+    assert_eq!(app.online("admin".into()).await.unwrap(), ["a3"]);
 
     py.finish().await;
     probe.stop().await;

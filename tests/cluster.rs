@@ -459,3 +459,38 @@ async fn a_redis_outage_keeps_local_delivery_and_fails_cross_node_at_once() {
     a.stop().await;
     b.stop().await;
 }
+
+// Current-thread runtime: nothing drains the queue toward Redis while the loop runs, so what
+// fits in it and what is dropped is exact.
+#[tokio::test(flavor = "current_thread")]
+async fn broadcasts_past_the_bounded_queue_are_counted_as_dropped() {
+    let Some(redis) = RedisServer::start_or_skip("bounded_queue") else {
+        return;
+    };
+    let server = local_server()
+        .cluster(
+            ClusterConfig::redis(redis.url())
+                .cluster("queue")
+                .node("q")
+                .publish_queue(4),
+        )
+        .build();
+    let (server, _) = start(server).await;
+    for n in 0..100 {
+        server.broadcast("news", n).unwrap();
+    }
+    let stats = server.cluster_stats().unwrap();
+    assert_eq!(stats.broadcasts_dropped, 96, "{stats:?}");
+    within("the queued broadcasts are published", async {
+        while server.cluster_stats().unwrap().broadcasts_published < 4 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    let stats = server.cluster_stats().unwrap();
+    assert_eq!(
+        (stats.broadcasts_published, stats.broadcasts_dropped),
+        (4, 96)
+    );
+    server.stop().await;
+}

@@ -147,9 +147,15 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Reads what the upgrade checks need from a request hyper parsed: [`check_upgrade`] on its
-/// method, target and headers.
+/// Reads what the upgrade checks need from a request hyper parsed: an HTTP/1.1 (or later)
+/// request, as RFC 6455 asks, then [`check_upgrade`] on its method, target and headers.
 pub(crate) fn read_request<B>(request: &Request<B>) -> Result<(AuthRequest, String), Refusal> {
+    if request.version() < hyper::Version::HTTP_11 {
+        return Err(Refusal::new(
+            400,
+            "bad request: a WebSocket upgrade needs HTTP/1.1",
+        ));
+    }
     let mut headers = Headers::new();
     for (name, value) in request.headers() {
         headers.append(

@@ -4,7 +4,7 @@
 use super::presence::{self, Presence};
 use super::remote::RemotePeer;
 use super::{ClusterStats, ConnectionAddr, LOCAL_NODE};
-use crate::connection::Connection;
+use crate::connection::{Connection, ConnectionId};
 use crate::error::Error;
 use crate::server::Server;
 
@@ -66,13 +66,7 @@ impl Server {
 
     /// The connection of this server whose id is `id`.
     pub(crate) fn local_connection_by_u64(&self, id: u64) -> Option<Connection> {
-        let mut found = None;
-        self.for_each_connection(|conn| {
-            if conn.id().as_u64() == id {
-                found = Some(conn.clone());
-            }
-        });
-        found
+        self.connection(ConnectionId::from_u64(id))
     }
 
     /// The most recent open connection of this server with this `client_id`.

@@ -19,6 +19,11 @@ impl ConnectionId {
     pub fn as_u64(self) -> u64 {
         self.0
     }
+
+    /// The id whose number is `id` (as another node of a cluster names it).
+    pub(crate) fn from_u64(id: u64) -> Self {
+        Self(id)
+    }
 }
 
 impl fmt::Display for ConnectionId {

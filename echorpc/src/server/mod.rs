@@ -191,6 +191,16 @@ impl Server {
         connections.values().for_each(&mut f);
     }
 
+    /// The connection of this server whose id is `id`.
+    pub(crate) fn connection(&self, id: ConnectionId) -> Option<Connection> {
+        let connections = self
+            .inner
+            .connections
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        connections.get(&id).cloned()
+    }
+
     pub(crate) fn is_stopped(&self) -> bool {
         *self.inner.stopped.borrow()
     }

@@ -50,7 +50,9 @@ export async function callTheServer(client: EchoClientLike): Promise<number> {
   const announced: null = await app.announce("web", "hello");
   await app.chat({ text: "hello" });
   const running: number = await app.running();
-  return sum.sum + who.client_id.length + running + (announced === null ? 0 : 1) + (doubled ? 1 : 0);
+  const relayed: unknown = await app.askDoubleOf("c1", 21);
+  const online: string[] = await app.online("web");
+  return online.length + (relayed ? 1 : 0) + sum.sum + who.client_id.length + running + (announced === null ? 0 : 1) + (doubled ? 1 : 0);
 }
 
 // Callbacks offered with plain functions...
@@ -82,6 +84,8 @@ export function serve(server: EchoServerLike, conn: ConnectionLike): void {
     add: (a, b) => ({ sum: a + b }),
     whoami: async () => ({ role: "web", client_id: "c1" }),
     askDouble: (x) => new CallbacksClient(conn).double(x),
+    askDoubleOf: async (clientId, x) => (clientId === "c1" ? new CallbacksClient(conn).double(x) : null),
+    online: (role) => (role === "web" ? ["c1"] : []),
     announce: async () => {},
     chat: () => {},
     slow: async (ms) => ({ slept: ms }),

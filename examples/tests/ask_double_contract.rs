@@ -9,10 +9,12 @@
 //! does not build examples), this test builds them with the same cargo.
 
 use std::io::{BufRead, BufReader, Read};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
+
+mod support;
+use support::example_binary;
 
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
@@ -27,31 +29,6 @@ async fn within<T>(what: &str, fut: impl std::future::Future<Output = T>) -> T {
     tokio::time::timeout(STEP, fut)
         .await
         .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-}
-
-/// `target/<profile>/examples/<name>`, from this test's own path
-/// (`target/<profile>/deps/<test>`), built first when missing.
-fn example_binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's own path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("the test runs from target/<profile>/deps");
-    let binary = profile_dir
-        .join("examples")
-        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    if !binary.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        let mut build = Command::new(cargo);
-        build.args(["build", "-p", "echorpc-examples", "--example", name]);
-        if profile_dir.file_name().is_some_and(|dir| dir == "release") {
-            build.arg("--release");
-        }
-        let status = build.status().expect("cargo runs");
-        assert!(status.success(), "building the {name} example failed");
-    }
-    assert!(binary.exists(), "{} does not exist", binary.display());
-    binary
 }
 
 /// The example server as a child process, killed when dropped.

@@ -8,7 +8,6 @@
 //! (`target/<profile>/examples/server`).
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -16,6 +15,9 @@ use std::time::Duration;
 use echorpc::Client;
 use echorpc_examples::{AppClient, Slept};
 use tokio::time::Instant;
+
+mod support;
+use support::example_binary;
 
 /// How soon a cancelled `slow` call must stop counting.
 const SOON: Duration = Duration::from_millis(200);
@@ -35,29 +37,9 @@ impl Drop for ExampleServer {
     }
 }
 
-/// `target/<profile>/examples/server`, from this test's own path
-/// (`target/<profile>/deps/<test>`).
-fn server_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's own path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("the test runs from target/<profile>/deps");
-    let binary = profile_dir
-        .join("examples")
-        .join(format!("server{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        binary.exists(),
-        "{} does not exist: build it with `cargo build --example server` (a plain \
-         `cargo test -p echorpc-examples` builds it; `--test cancel_contract` alone does not)",
-        binary.display()
-    );
-    binary
-}
-
 /// Starts the example server on a free port and waits for its `listening` line.
 fn start_server() -> ExampleServer {
-    let mut child = Command::new(server_binary())
+    let mut child = Command::new(example_binary("server"))
         .env("ECHORPC_PORT", "0")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

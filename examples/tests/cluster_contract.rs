@@ -12,7 +12,6 @@
 //! `cargo test -p echorpc-examples` builds (`target/<profile>/examples/server`).
 
 use std::io::{BufRead, BufReader, Read};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
@@ -24,27 +23,11 @@ use echorpc_tests::interop::{PyClient, python};
 use echorpc_tests::redis::RedisServer;
 use serde_json::{Value, json};
 
+mod support;
+use support::example_binary;
+
 /// How long an "eventually" step may take.
 const EVENTUALLY: Duration = Duration::from_secs(10);
-
-/// `target/<profile>/examples/server`, from this test's own path.
-fn server_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's own path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("the test runs from target/<profile>/deps");
-    let binary = profile_dir
-        .join("examples")
-        .join(format!("server{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        binary.exists(),
-        "{} does not exist: build it with `cargo build --example server` (a plain \
-         `cargo test -p echorpc-examples` builds it)",
-        binary.display()
-    );
-    binary
-}
 
 /// One example server process in the cluster, killed when dropped.
 struct Node {
@@ -58,7 +41,7 @@ struct Node {
 impl Node {
     /// Starts node `name` against `redis_url`; does not wait for it.
     fn spawn(name: &str, redis_url: &str) -> Self {
-        let mut child = Command::new(server_binary())
+        let mut child = Command::new(example_binary("server"))
             .env("ECHORPC_PORT", "0")
             .env("ECHORPC_REDIS_URL", redis_url)
             .env("ECHORPC_NODE", name)

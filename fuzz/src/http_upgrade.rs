@@ -78,7 +78,15 @@ async fn exchange(piece: usize, request: Vec<u8>) {
                     || answer.starts_with(&format!("HTTP/1.0 {status} ")),
                 "{answer:?}"
             );
-            assert!(lower.contains("\r\nconnection: close\r\n"), "{answer:?}");
+            // `close` among the Connection tokens (hyper adds `keep-alive` to the list when an
+            // HTTP/1.0 request asked for it; the socket is closed all the same, as
+            // `read_to_end` above shows).
+            let closes = lower
+                .split("\r\n")
+                .filter_map(|line| line.strip_prefix("connection:"))
+                .flat_map(|value| value.split(','))
+                .any(|token| token.trim() == "close");
+            assert!(closes, "{answer:?}");
         }
         UpgradeOutcome::Unanswered => assert!(answer.is_empty(), "{answer:?}"),
     }

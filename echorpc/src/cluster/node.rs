@@ -442,7 +442,7 @@ impl ClusterNode {
             } => {
                 if from != self.config.node {
                     let frame = Frame::from(String::from(Box::<str>::from(frame)));
-                    server.deliver_local(&frame, &target, &self.config.node);
+                    server.deliver_local(&frame, &target);
                 }
             }
             Wire::Call {

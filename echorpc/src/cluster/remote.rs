@@ -14,8 +14,9 @@ use super::backplane::Channel;
 use super::node::{ClusterNode, unreachable};
 use super::wire::{self, Wire};
 use super::{ConnectionAddr, LOCAL_NODE};
-use crate::connection::Connection;
+use crate::connection::{Connection, decode};
 use crate::error::{Error, ErrorCode};
+use crate::raw::RawJson;
 use crate::server::Server;
 use crate::service::Peer;
 
@@ -102,7 +103,7 @@ impl RemotePeer {
         params: impl Serialize,
         timeout: Duration,
     ) -> Result<Value, Error> {
-        self.send(method, &params, timeout, false).await
+        decode(self.send(method, &params, timeout, false).await?)
     }
 
     /// Calls `method` and decodes its result as `R`: what typed stubs use.
@@ -115,10 +116,10 @@ impl RemotePeer {
         method: &str,
         params: &P,
     ) -> Result<R, Error> {
-        let value = self
-            .send(method, params, self.server.request_timeout(), false)
-            .await?;
-        serde_json::from_value(value).map_err(|e| Error::UnexpectedResult(Arc::new(e)))
+        decode(
+            self.send(method, params, self.server.request_timeout(), false)
+                .await?,
+        )
     }
 
     /// Sends an event to the connection. Unlike an event on a [`Connection`], a cross-node
@@ -144,13 +145,15 @@ impl RemotePeer {
         }
     }
 
+    /// Sends a call (or, with `event`, an event) by the best route; the raw result (`null` for
+    /// an event).
     async fn send<P: Serialize + ?Sized>(
         &self,
         method: &str,
         params: &P,
         timeout: Duration,
         event: bool,
-    ) -> Result<Value, Error> {
+    ) -> Result<RawJson, Error> {
         let routes = self.routes().await?;
         let mut params_raw: Option<Box<RawValue>> = None;
         let mut last = Error::NotConnected;
@@ -158,9 +161,11 @@ impl RemotePeer {
             match route {
                 Route::Local(conn) => {
                     return if event {
-                        conn.publish(method, params).await.map(|()| Value::Null)
+                        conn.publish(method, params)
+                            .await
+                            .map(|()| RawJson::from("null".to_owned()))
                     } else {
-                        conn.request_with_timeout(method, params, timeout).await
+                        conn.call_raw(method, params, timeout).await
                     };
                 }
                 Route::Remote(addr) => {
@@ -281,7 +286,7 @@ impl RemotePeer {
         params: Box<RawValue>,
         timeout: Duration,
         event: bool,
-    ) -> Result<Value, Error> {
+    ) -> Result<RawJson, Error> {
         let node: &Arc<ClusterNode> = self.server.cluster_node().ok_or(Error::NotConnected)?;
         let backplane = node.backplane().ok_or_else(unreachable)?;
         let (tx, rx) = oneshot::channel();
@@ -318,7 +323,7 @@ impl RemotePeer {
             .map_err(|_| Error::Timeout(timeout))?
             .map_err(|_| Error::NotConnected)?;
         let raw = outcome.into_result()?;
-        serde_json::from_str(raw.get()).map_err(|e| Error::UnexpectedResult(Arc::new(e)))
+        Ok(RawJson::from(String::from(Box::<str>::from(raw))))
     }
 }
 

@@ -48,8 +48,11 @@ impl Server {
         event: &str,
         data: impl Serialize,
     ) -> Result<usize, Error> {
-        let addr = self.address_of(except);
-        self.broadcast_except_at(&addr, event, data)
+        let target = Target::Except {
+            node: self.node_name().to_owned(),
+            id: except.id().as_u64(),
+        };
+        self.broadcast_to(event, &data, target)
     }
 
     /// Sends an event to every connection of the cluster except the one at `except`, which may
@@ -92,21 +95,20 @@ impl Server {
         target: Target,
     ) -> Result<usize, Error> {
         let frame = Frame::from(encode_notification(event, data)?);
-        let sent = self.deliver_local(&frame, &target, self.node_name());
+        let sent = self.deliver_local(&frame, &target);
         if let Some(cluster) = self.cluster_node() {
             cluster.publish_broadcast(target, &frame);
         }
         Ok(sent)
     }
 
-    /// Queues `frame` to this node's connections that `target` selects; `node` is this node's
-    /// name (for [`Target::Except`]).
-    pub(crate) fn deliver_local(&self, frame: &Frame, target: &Target, node: &str) -> usize {
+    /// Queues `frame` to this node's connections that `target` selects.
+    pub(crate) fn deliver_local(&self, frame: &Frame, target: &Target) -> usize {
         match target {
             Target::All => self.deliver_where(frame, |_| true),
             Target::Role { role } => self.deliver_where(frame, |conn| conn.meta().role() == role),
-            Target::Except { node: n, id } => {
-                let here = n == node || n == LOCAL_NODE;
+            Target::Except { node, id } => {
+                let here = node == self.node_name() || node == LOCAL_NODE;
                 self.deliver_where(frame, |conn| !(here && conn.id().as_u64() == *id))
             }
         }

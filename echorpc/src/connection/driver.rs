@@ -6,6 +6,7 @@
 //! heartbeat and owns the tasks of handlers still running), and a writer that drains the
 //! outbound queue and flushes once per burst, so a slow peer never stops this side reading.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use futures::{SinkExt, StreamExt};
 use tokio::sync::oneshot;
 
 use crate::connection::Connection;
+use crate::connection::outbound::KEPT_CAPACITY;
 use crate::handler::BoxFuture;
 use crate::heartbeat::{Beat, Heartbeat};
 use crate::registry::Registry;
@@ -137,11 +139,13 @@ async fn write_loop<T: Transport>(
     mut close: oneshot::Receiver<Close>,
 ) {
     let queue = conn.outbound();
+    // The frames of the burst being written; allocates only while the connection is busy.
+    let mut burst = VecDeque::new();
     loop {
-        let first = tokio::select! {
+        tokio::select! {
             biased;
-            // Cancel safe: a frame is taken only when `next` completes.
-            frame = queue.next() => frame,
+            // Cancel safe: waiting takes nothing from the queue.
+            () = queue.ready() => {}
             // Cancel safe: a oneshot receiver can be polled again.
             reason = &mut close => {
                 if let Ok(reason) = reason {
@@ -149,19 +153,17 @@ async fn write_loop<T: Transport>(
                 }
                 return;
             }
-        };
-        let mut next = Some(first);
-        let mut written = 0;
-        while let Some(frame) = next {
+        }
+        let taken = queue.take_burst(&mut burst, MAX_BURST);
+        while let Some(frame) = burst.pop_front() {
             if sink.feed(Message::Text(frame)).await.is_err() {
                 return;
             }
-            written += 1;
-            next = if written < MAX_BURST {
-                queue.try_next()
-            } else {
-                None
-            };
+        }
+        queue.written(taken);
+        if burst.capacity() > KEPT_CAPACITY {
+            // Between bursts a connection keeps (almost) no buffer.
+            burst = VecDeque::new();
         }
         if sink.flush().await.is_err() {
             return;

@@ -18,8 +18,9 @@ pub(crate) enum Refused {
     Closed,
 }
 
-/// Places an empty queue keeps allocated; a larger buffer is freed once drained.
-const KEPT_CAPACITY: usize = 8;
+/// Places an empty queue (or the writer's empty burst) keeps allocated; a larger buffer is
+/// freed once drained.
+pub(crate) const KEPT_CAPACITY: usize = 8;
 
 #[derive(Debug)]
 pub(crate) struct Outbound {
@@ -41,10 +42,7 @@ impl Outbound {
     }
 
     fn append(&self, frame: Frame) {
-        self.frames
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push_back(frame);
+        self.lock().push_back(frame);
         self.arrived.notify_one();
     }
 
@@ -72,29 +70,44 @@ impl Outbound {
         Ok(())
     }
 
-    /// The next frame, waiting for one.
+    /// Waits until at least one frame is queued.
     ///
-    /// Cancel safe: a frame is only taken when it completes.
-    pub(crate) async fn next(&self) -> Frame {
-        loop {
-            if let Some(frame) = self.try_next() {
-                return frame;
-            }
+    /// Cancel safe: it takes nothing.
+    pub(crate) async fn ready(&self) {
+        while self.lock().is_empty() {
             self.arrived.notified().await;
         }
     }
 
-    /// The next frame, if one is queued.
-    pub(crate) fn try_next(&self) -> Option<Frame> {
-        let mut frames = self.frames.lock().unwrap_or_else(PoisonError::into_inner);
-        let frame = frames.pop_front()?;
+    /// Moves up to `max` queued frames, oldest first, to the back of `burst`, under one lock.
+    /// Their places stay taken until [`written`](Self::written) gives them back, so frames in
+    /// the writer's hands still count against the queue's bound.
+    pub(crate) fn take_burst(&self, burst: &mut VecDeque<Frame>, max: usize) -> usize {
+        let mut frames = self.lock();
+        let taken = frames.len().min(max);
+        if taken == frames.len() && burst.is_empty() {
+            // The common case, in O(1): the writer's empty buffer becomes the queue's.
+            std::mem::swap(&mut *frames, burst);
+        } else {
+            burst.extend(frames.drain(..taken));
+        }
         if frames.is_empty() && frames.capacity() > KEPT_CAPACITY {
             // An idle connection keeps (almost) no buffer.
             *frames = VecDeque::new();
         }
-        drop(frames);
-        self.room.add_permits(1);
-        Some(frame)
+        taken
+    }
+
+    /// Gives back the places of `count` frames taken with [`take_burst`](Self::take_burst)
+    /// and since written (or dropped).
+    pub(crate) fn written(&self, count: usize) {
+        if count > 0 {
+            self.room.add_permits(count);
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Frame>> {
+        self.frames.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Refuses every frame from now on; senders waiting for room fail.
@@ -107,18 +120,24 @@ impl Outbound {
 mod tests {
     use super::*;
 
+    fn texts(burst: &mut VecDeque<Frame>) -> Vec<String> {
+        burst.drain(..).map(|f| f.as_str().to_owned()).collect()
+    }
+
     #[tokio::test]
     async fn bounded_and_drained_in_order() {
         let queue = Outbound::new(2);
         queue.try_push(Frame::from("1")).unwrap();
         queue.push(Frame::from("2")).await.unwrap();
         assert_eq!(queue.try_push(Frame::from("3")), Err(Refused::Full));
-        assert_eq!(queue.next().await.as_str(), "1");
-        assert_eq!(
-            queue.try_next().map(|f| f.as_str().to_owned()).as_deref(),
-            Some("2")
-        );
-        assert!(queue.try_next().is_none());
+        queue.ready().await;
+        let mut burst = VecDeque::new();
+        assert_eq!(queue.take_burst(&mut burst, 1), 1);
+        assert_eq!(queue.take_burst(&mut burst, 8), 1);
+        assert_eq!(texts(&mut burst), ["1", "2"]);
+        // Taken but not yet written: the places are still taken.
+        assert_eq!(queue.try_push(Frame::from("3")), Err(Refused::Full));
+        queue.written(2);
         queue.try_push(Frame::from("3")).unwrap();
         queue.close();
         assert_eq!(queue.try_push(Frame::from("4")), Err(Refused::Closed));
@@ -126,15 +145,34 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_waiting_sender_gets_room_when_the_writer_drains() {
+    async fn a_burst_is_capped_and_keeps_the_order() {
+        let queue = Outbound::new(16);
+        for i in 0..5 {
+            queue.try_push(Frame::from(i.to_string())).unwrap();
+        }
+        let mut burst = VecDeque::new();
+        assert_eq!(queue.take_burst(&mut burst, 3), 3);
+        assert_eq!(texts(&mut burst), ["0", "1", "2"]);
+        assert_eq!(queue.take_burst(&mut burst, 3), 2);
+        assert_eq!(texts(&mut burst), ["3", "4"]);
+        assert_eq!(queue.take_burst(&mut burst, 3), 0);
+    }
+
+    #[tokio::test]
+    async fn a_waiting_sender_gets_room_when_the_writer_has_written() {
         let queue = std::sync::Arc::new(Outbound::new(1));
         queue.try_push(Frame::from("1")).unwrap();
         let sender = {
             let queue = std::sync::Arc::clone(&queue);
             tokio::spawn(async move { queue.push(Frame::from("2")).await })
         };
-        assert_eq!(queue.next().await.as_str(), "1");
+        let mut burst = VecDeque::new();
+        queue.ready().await;
+        assert_eq!(queue.take_burst(&mut burst, 8), 1);
+        queue.written(1);
         sender.await.unwrap().unwrap();
-        assert_eq!(queue.next().await.as_str(), "2");
+        queue.ready().await;
+        assert_eq!(queue.take_burst(&mut burst, 8), 1);
+        assert_eq!(texts(&mut burst), ["1", "2"]);
     }
 }

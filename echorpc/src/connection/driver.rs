@@ -15,7 +15,6 @@ use futures::{SinkExt, StreamExt};
 use tokio::sync::oneshot;
 
 use crate::connection::Connection;
-use crate::connection::outbound::KEPT_CAPACITY;
 use crate::handler::BoxFuture;
 use crate::heartbeat::{Beat, Heartbeat};
 use crate::registry::Registry;
@@ -160,11 +159,7 @@ async fn write_loop<T: Transport>(
                 return;
             }
         }
-        queue.written(taken);
-        if burst.capacity() > KEPT_CAPACITY {
-            // Between bursts a connection keeps (almost) no buffer.
-            burst = VecDeque::new();
-        }
+        queue.written(taken, &mut burst);
         if sink.flush().await.is_err() {
             return;
         }

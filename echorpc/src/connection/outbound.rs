@@ -20,7 +20,14 @@ pub(crate) enum Refused {
 
 /// Places an empty queue (or the writer's empty burst) keeps allocated; a larger buffer is
 /// freed once drained.
-pub(crate) const KEPT_CAPACITY: usize = 8;
+const KEPT_CAPACITY: usize = 8;
+
+/// Frees `frames`' buffer when it is empty and larger than an idle connection keeps.
+fn shed(frames: &mut VecDeque<Frame>) {
+    if frames.is_empty() && frames.capacity() > KEPT_CAPACITY {
+        *frames = VecDeque::new();
+    }
+}
 
 #[derive(Debug)]
 pub(crate) struct Outbound {
@@ -91,19 +98,16 @@ impl Outbound {
         } else {
             burst.extend(frames.drain(..taken));
         }
-        if frames.is_empty() && frames.capacity() > KEPT_CAPACITY {
-            // An idle connection keeps (almost) no buffer.
-            *frames = VecDeque::new();
-        }
+        shed(&mut frames);
         taken
     }
 
     /// Gives back the places of `count` frames taken with [`take_burst`](Self::take_burst)
-    /// and since written (or dropped).
-    pub(crate) fn written(&self, count: usize) {
-        if count > 0 {
-            self.room.add_permits(count);
-        }
+    /// and since written (or dropped), and frees the emptied `burst`'s buffer if it grew past
+    /// what an idle connection keeps.
+    pub(crate) fn written(&self, count: usize, burst: &mut VecDeque<Frame>) {
+        self.room.add_permits(count);
+        shed(burst);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Frame>> {
@@ -137,7 +141,7 @@ mod tests {
         assert_eq!(texts(&mut burst), ["1", "2"]);
         // Taken but not yet written: the places are still taken.
         assert_eq!(queue.try_push(Frame::from("3")), Err(Refused::Full));
-        queue.written(2);
+        queue.written(2, &mut burst);
         queue.try_push(Frame::from("3")).unwrap();
         queue.close();
         assert_eq!(queue.try_push(Frame::from("4")), Err(Refused::Closed));
@@ -159,6 +163,21 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_large_burst_frees_its_buffer_once_written() {
+        let queue = Outbound::new(64);
+        for i in 0..40 {
+            queue.try_push(Frame::from(i.to_string())).unwrap();
+        }
+        let mut burst = VecDeque::new();
+        assert_eq!(queue.take_burst(&mut burst, 64), 40);
+        assert!(burst.capacity() >= 40);
+        assert_eq!(texts(&mut burst).len(), 40);
+        queue.written(40, &mut burst);
+        assert!(burst.capacity() <= KEPT_CAPACITY);
+        queue.try_push(Frame::from("again")).unwrap();
+    }
+
+    #[tokio::test]
     async fn a_waiting_sender_gets_room_when_the_writer_has_written() {
         let queue = std::sync::Arc::new(Outbound::new(1));
         queue.try_push(Frame::from("1")).unwrap();
@@ -169,7 +188,7 @@ mod tests {
         let mut burst = VecDeque::new();
         queue.ready().await;
         assert_eq!(queue.take_burst(&mut burst, 8), 1);
-        queue.written(1);
+        queue.written(1, &mut burst);
         sender.await.unwrap().unwrap();
         queue.ready().await;
         assert_eq!(queue.take_burst(&mut burst, 8), 1);

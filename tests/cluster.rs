@@ -324,6 +324,111 @@ async fn calls_reach_a_client_on_any_node() {
     }
 }
 
+/// Polls `redis` until `args` answers `expected` (the reply's first line).
+async fn until_redis(redis: &RedisServer, args: &[&str], expected: &str) {
+    within(&format!("redis {args:?} = {expected}"), async {
+        while redis.command(args) != expected {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_record_never_reaches_another_client() {
+    let Some(redis) = RedisServer::start_or_skip("a_stale_record_never_reaches_another_client")
+    else {
+        return;
+    };
+    let (a, b) = (node(&redis, "a").await, node(&redis, "b").await);
+    let (_dave, _) = client_of(&b, "web", "dave").await;
+    until_callable(&a, "dave").await;
+    let dave_id = b.client("dave").local_connection().unwrap().id().as_u64();
+    // What a previous run of b could have left: carol's record naming the number dave has
+    // now, and newer than anything (so it is tried first).
+    let carol = "echorpc:{test}:clients:carol";
+    let field = format!("b|{dave_id}");
+    assert_eq!(
+        redis.command(&["HSET", carol, &field, "99999999999999"]),
+        ":1"
+    );
+
+    // From b itself (the local route) and from a (through Redis): nobody, not dave.
+    for from in [&b, &a] {
+        let err = within(
+            "a call for carol",
+            from.client("carol").request("double", json!({"x": 2})),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.code(), Some(ErrorCode::NOT_CONNECTED), "{err:?}");
+    }
+    // The cross-node try found the record stale and removed it; dave's own is untouched.
+    until_redis(&redis, &["HLEN", carol], ":0").await;
+    assert_eq!(
+        a.client("dave")
+            .request("double", json!({"x": 2}))
+            .await
+            .unwrap(),
+        json!(4)
+    );
+    for server in [a, b] {
+        server.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_records_of_a_node_that_died_are_removed_by_the_others() {
+    let Some(redis) =
+        RedisServer::start_or_skip("the_records_of_a_node_that_died_are_removed_by_the_others")
+    else {
+        return;
+    };
+    // What a node that crashed leaves: its name in the member set, its liveness expired, 1,200
+    // records (more than one page of the cleanup) and their index.
+    let (nodes, index, zed) = (
+        "echorpc:{test}:nodes",
+        "echorpc:{test}:conns:ghost",
+        "echorpc:{test}:clients:zed",
+    );
+    let ids: Vec<String> = (1..=1200).map(|id| id.to_string()).collect();
+    let mut records = vec!["HSET", zed];
+    let mut entries = vec!["HSET", index];
+    let fields: Vec<String> = ids.iter().map(|id| format!("ghost|{id}")).collect();
+    for (id, field) in ids.iter().zip(&fields) {
+        records.extend([field.as_str(), "1"]);
+        entries.extend([id.as_str(), "zed"]);
+    }
+    assert_eq!(redis.command(&records), ":1200");
+    assert_eq!(redis.command(&entries), ":1200");
+    assert_eq!(redis.command(&["HSET", zed, "elsewhere|1", "1"]), ":1");
+    assert_eq!(redis.command(&["SADD", nodes, "ghost"]), ":1");
+
+    let a = node(&redis, "a").await;
+    // Within a keep-alive period: every record of the dead node, its index and its name go;
+    // another node's record of the same client stays.
+    until_redis(&redis, &["SISMEMBER", nodes, "ghost"], ":0").await;
+    assert_eq!(redis.command(&["HLEN", zed]), ":1");
+    assert_eq!(redis.command(&["EXISTS", index]), ":0");
+    assert_eq!(redis.command(&["SISMEMBER", nodes, "a"]), ":1");
+
+    // A live node whose liveness ran out (a long stall, during which the others removed its
+    // records) writes them again.
+    let (_erin, _) = client_of(&a, "web", "erin").await;
+    let erin = "echorpc:{test}:clients:erin";
+    until_redis(&redis, &["HLEN", erin], ":1").await;
+    assert_eq!(
+        redis.command(&["DEL", "echorpc:{test}:nodes:a", erin]),
+        ":2"
+    );
+    until_redis(&redis, &["HLEN", erin], ":1").await;
+
+    // Leaving removes the node's records and its index.
+    a.stop().await;
+    assert_eq!(redis.command(&["HLEN", erin]), ":0");
+    assert_eq!(redis.command(&["EXISTS", "echorpc:{test}:conns:a"]), ":0");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn presence_lists_every_node() {
     let Some(redis) = RedisServer::start_or_skip("presence_lists_every_node") else {

@@ -385,3 +385,55 @@ async fn three_example_nodes_act_as_one() {
     probe.stop().await;
     n1.kill();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_restarted_under_its_name_never_routes_to_its_previous_runs_clients() {
+    let Some(redis) = RedisServer::start_or_skip(
+        "a_node_restarted_under_its_name_never_routes_to_its_previous_runs_clients",
+    ) else {
+        return;
+    };
+    let carol_key = "echorpc:{echorpc}:clients:carol";
+    let n1 = Node::start("n1", &redis.url());
+    let mut n2 = Node::start("n2", &redis.url());
+    let (r1, _) = rust_client(&n1, "r1", "web").await;
+    let app = AppClient::new(&r1);
+    let (carol, _) = rust_client(&n2, "carol", "web").await;
+    eventually("carol reachable from n1", EVENTUALLY, || async {
+        (app.ask_double_of("carol".into(), json!(1)).await.ok()? == json!(2)).then_some(())
+    })
+    .await;
+    assert_eq!(redis.command(&["HEXISTS", carol_key, "n2|1"]), ":1");
+
+    // n2 dies without leaving: carol's record stays behind, naming n2's connection #1.
+    n2.kill();
+    carol.disconnect().await;
+    assert_eq!(redis.command(&["HLEN", carol_key]), ":1");
+
+    // n2 again, under the same name: its first connection is #1 again, and it is dave's.
+    let n2 = Node::start("n2", &redis.url());
+    let (_dave, _) = rust_client(&n2, "dave", "web").await;
+    eventually("dave reachable from n1", EVENTUALLY, || async {
+        (app.ask_double_of("dave".into(), json!(3)).await.ok()? == json!(6)).then_some(())
+    })
+    .await;
+    assert_eq!(
+        redis.command(&["HEXISTS", "echorpc:{echorpc}:clients:dave", "n2|1"]),
+        ":1",
+        "dave has the number carol had"
+    );
+    // The restarted node removed its previous run's records before writing its own, and a
+    // call for carol reaches nobody (not dave, whose connection has carol's old number).
+    assert_eq!(redis.command(&["HLEN", carol_key]), ":0");
+    let err = app
+        .ask_double_of("carol".into(), json!(1))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::NOT_CONNECTED), "{err:?}");
+    assert!(
+        n2.logs()
+            .contains("directory records of this node's previous run removed"),
+        "n2's stderr:\n{}",
+        n2.logs()
+    );
+}

@@ -52,22 +52,40 @@ pub(crate) trait Backplane: Send + Sync + fmt::Debug + 'static {
     ) -> BoxFuture<'_, Result<Vec<usize>, BackplaneError>>;
 
     /// Marks this node alive for `ttl_secs` more seconds, and makes sure it is subscribed to its
-    /// channels (after a reconnect).
-    fn keep_alive(&self, ttl_secs: u64) -> BoxFuture<'_, Result<(), BackplaneError>>;
+    /// channels (after a reconnect). Returns whether the node still counted as alive before:
+    /// `false` the first time, and after a stall long enough for the other nodes to take it for
+    /// dead and remove its directory records (which the node then writes again).
+    fn keep_alive(&self, ttl_secs: u64) -> BoxFuture<'_, Result<bool, BackplaneError>>;
 
-    /// The nodes alive now, this one included.
+    /// The nodes alive now, this one included. The directory records of the nodes found dead
+    /// are removed on the way ([`forget_node`](Self::forget_node)).
     fn live_nodes(&self) -> BoxFuture<'_, Result<Vec<String>, BackplaneError>>;
 
-    /// Records that `client_id` has a connection at `entry`.
+    /// Removes every directory record of `node`: a node that died without leaving, or this
+    /// node's previous run under the same name. Returns how many records were removed.
+    fn forget_node<'a>(&'a self, node: &'a str) -> BoxFuture<'a, Result<usize, BackplaneError>>;
+
+    /// Records that `client_id` has a connection at `entry` (and, in the index of `entry.node`,
+    /// that the connection belongs to `client_id`, so the node's records can be found when it
+    /// dies).
     fn directory_add<'a>(
         &'a self,
         client_id: &'a str,
         entry: &'a DirEntry,
     ) -> BoxFuture<'a, Result<(), BackplaneError>>;
 
-    /// Removes exactly the record of connection `id` of `node` for `client_id` (another
-    /// connection with the same `client_id` keeps its own record).
+    /// Removes exactly the record of this node's connection `id` for `client_id`, and its index
+    /// entry (another connection with the same `client_id` keeps its own record).
     fn directory_remove<'a>(
+        &'a self,
+        client_id: &'a str,
+        id: u64,
+    ) -> BoxFuture<'a, Result<(), BackplaneError>>;
+
+    /// Removes the record of connection `id` of `node` for `client_id`, found stale by a call.
+    /// The node's index is left alone: the node (or, when it is dead,
+    /// [`forget_node`](Self::forget_node)) owns it, and the id may name a newer connection.
+    fn directory_forget<'a>(
         &'a self,
         client_id: &'a str,
         node: &'a str,
@@ -80,7 +98,8 @@ pub(crate) trait Backplane: Send + Sync + fmt::Debug + 'static {
         client_id: &'a str,
     ) -> BoxFuture<'a, Result<Vec<DirEntry>, BackplaneError>>;
 
-    /// Leaves the cluster: this node stops counting as alive at once.
+    /// Leaves the cluster: this node stops counting as alive at once, and its directory records
+    /// are removed.
     fn leave(&self) -> BoxFuture<'_, ()>;
 }
 

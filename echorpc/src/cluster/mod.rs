@@ -28,6 +28,16 @@
 //! `-32002`; the target's own error object reaches the caller unchanged. A node refreshes its
 //! liveness every 3 s with a 10 s lifetime, so a dead node leaves presence within 10 s.
 //!
+//! # The directory of client_ids
+//! Each node records its connections that have a `client_id`, and removes the record when the
+//! connection closes and all of them when it leaves. A node that dies without leaving is found
+//! by the others' keep-alive once its liveness runs out, and they remove its records (within
+//! about 13 s). A node that starts under the name of a previous run removes that run's records
+//! before it writes its own; a node that stalled past its lifetime writes its records again. A
+//! call by client_id names the client_id, and the target node delivers it only to a connection
+//! with that client_id (a restarted node numbers its connections from 1 again), so a stale
+//! record never reaches another client: it fails the call with `-32001` and is removed.
+//!
 //! # Redis and Redis Cluster
 //! Every key and channel of cluster `C` starts with `echorpc:{C}:`, where `{C}` is a Redis hash
 //! tag: on Redis Cluster all of them map to one slot, so the directory and liveness commands of
@@ -37,7 +47,8 @@
 //! presence queries) and `echorpc:{C}:node:N` (calls to node `N` and answers to it); keys:
 //! `echorpc:{C}:nodes:N` (alive while it exists), `echorpc:{C}:nodes` (node names) and
 //! `echorpc:{C}:clients:ID` (the connections of client_id `ID`: field `N|conn`, value the time
-//! it opened, so a call by client_id goes to the most recent).
+//! it opened, so a call by client_id goes to the most recent) and `echorpc:{C}:conns:N` (node
+//! `N`'s index of those records: field `conn`, value the client_id).
 
 mod api;
 mod backplane;

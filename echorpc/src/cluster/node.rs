@@ -185,8 +185,23 @@ impl ClusterNode {
                 }
             }
         };
-        if self.backplane.set(backplane).is_err() {
+        if self.backplane.set(Arc::clone(&backplane)).is_err() {
             return Ok(()); // another start joined meanwhile
+        }
+        // Alive first, so no other node takes this one for dead meanwhile; then the records a
+        // previous run under this name left (it crashed, or Redis kept them) go, before this
+        // run writes its own: the outbox, which writes them, starts below.
+        if let Err(err) = backplane.keep_alive(ALIVE_TTL_SECS).await {
+            tracing::debug!(%err, "first cluster keep-alive failed; the loop retries");
+        }
+        match backplane.forget_node(&self.config.node).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(
+                node = %self.config.node,
+                removed,
+                "directory records of this node's previous run removed"
+            ),
+            Err(err) => tracing::warn!(%err, "directory records of a previous run not removed"),
         }
         let weak = server.downgrade();
         let outbox_rx = self
@@ -361,9 +376,7 @@ impl ClusterNode {
                 backplane.directory_add(client_id, entry).await
             }
             Outgoing::DirRemove { client_id, id } => {
-                backplane
-                    .directory_remove(client_id, &self.config.node, *id)
-                    .await
+                backplane.directory_remove(client_id, *id).await
             }
             Outgoing::Broadcast(_) => Ok(()),
         };
@@ -383,8 +396,10 @@ impl ClusterNode {
         loop {
             let losses = backplane.losses();
             match backplane.keep_alive(ALIVE_TTL_SECS).await {
-                Ok(()) => {
-                    if losses != written_at {
+                Ok(was_alive) => {
+                    // After a lost link, or a stall long enough for the other nodes to remove
+                    // this node's records, write them again.
+                    if losses != written_at || !was_alive {
                         tracing::info!(node = %self.config.node, "back in the cluster");
                         if let Some(server) = server.upgrade() {
                             self.publish_directory(&server);
@@ -392,6 +407,10 @@ impl ClusterNode {
                         written_at = losses;
                     }
                     healthy = true;
+                    // Prunes the nodes that died without leaving, and their records.
+                    if let Err(err) = backplane.live_nodes().await {
+                        tracing::debug!(%err, "dead nodes not pruned this time");
+                    }
                 }
                 Err(err) => {
                     if healthy {
@@ -449,6 +468,7 @@ impl ClusterNode {
                 from,
                 rid,
                 id,
+                client_id,
                 method,
                 params,
                 timeout_ms,
@@ -459,7 +479,11 @@ impl ClusterNode {
                     return;
                 };
                 let node = Arc::clone(self);
-                let conn = server.local_connection_by_u64(id);
+                let conn = server.local_connection_by_u64(id).filter(|conn| {
+                    client_id
+                        .as_deref()
+                        .is_none_or(|wanted| conn.meta().client_id() == wanted)
+                });
                 tokio::spawn(async move {
                     let _permit = permit;
                     let timeout = Duration::from_millis(timeout_ms);

@@ -25,6 +25,8 @@ use super::backplane::{Backplane, BackplaneError, Channel, Connect, DirEntry, In
 
 /// How long one Redis operation may take before it counts as failed.
 const OP_TIMEOUT: Duration = Duration::from_secs(2);
+/// How many directory records of a dead node are read and removed per round trip.
+const FORGET_PAGE: usize = 500;
 
 /// Opens Redis backplanes at one URL.
 #[derive(Debug, Clone)]
@@ -159,6 +161,16 @@ impl Names {
     fn client_key(&self, client_id: &str) -> String {
         format!("{}:clients:{client_id}", self.prefix)
     }
+
+    /// The index of a node's directory records: field the connection id, value its client_id.
+    fn conns_key(&self, node: &str) -> String {
+        format!("{}:conns:{node}", self.prefix)
+    }
+}
+
+/// A directory record's field in a client's hash: the node and the connection id there.
+fn record_field(node: &str, id: impl std::fmt::Display) -> String {
+    format!("{node}|{id}")
 }
 
 /// One node's Redis link.
@@ -248,11 +260,13 @@ impl Backplane for RedisBackplane {
         async move { self.run::<Vec<usize>>(&pipe).await }.boxed()
     }
 
-    fn keep_alive(&self, ttl_secs: u64) -> BoxFuture<'_, Result<(), BackplaneError>> {
+    fn keep_alive(&self, ttl_secs: u64) -> BoxFuture<'_, Result<bool, BackplaneError>> {
         async move {
             let losses = self.losses();
             let mut pipe = redis::pipe();
-            pipe.cmd("SET")
+            pipe.cmd("EXISTS")
+                .arg(&self.names.alive)
+                .cmd("SET")
                 .arg(&self.names.alive)
                 .arg(1)
                 .arg("EX")
@@ -262,14 +276,14 @@ impl Backplane for RedisBackplane {
                 .arg(&self.names.nodes)
                 .arg(&self.node)
                 .ignore();
-            self.run::<()>(&pipe).await?;
+            let (was_alive,): (bool,) = self.run(&pipe).await?;
             if self.subscribed_at.load(Ordering::Acquire) != losses {
                 // The reconnect subscribes again by itself; doing it here too is harmless and
                 // does not depend on it.
                 self.subscribe().await?;
                 self.subscribed_at.store(losses, Ordering::Release);
             }
-            Ok(())
+            Ok(was_alive)
         }
         .boxed()
     }
@@ -289,15 +303,20 @@ impl Backplane for RedisBackplane {
             let alive: Vec<bool> = self.run(&pipe).await?;
             let (live, dead): (Vec<_>, Vec<_>) =
                 names.into_iter().zip(alive).partition(|(_, alive)| *alive);
-            if !dead.is_empty() {
-                let mut pipe = redis::pipe();
-                pipe.cmd("SREM").arg(&self.names.nodes);
-                for (name, _) in &dead {
-                    pipe.arg(name);
+            // Pruning is housekeeping: a failure leaves the name for the next read to prune. A
+            // name leaves the set only once its records are gone, so none are left behind.
+            for (name, _) in &dead {
+                match self.forget_node(name).await {
+                    Ok(removed) => {
+                        if removed > 0 {
+                            tracing::info!(node = %name, removed, "directory records of a dead node removed");
+                        }
+                        let mut pipe = redis::pipe();
+                        pipe.cmd("SREM").arg(&self.names.nodes).arg(name).ignore();
+                        let _ = self.run::<()>(&pipe).await;
+                    }
+                    Err(err) => tracing::debug!(%err, node = %name, "dead node not pruned yet"),
                 }
-                pipe.ignore();
-                // Pruning is housekeeping: a failure leaves names that the next read prunes.
-                let _ = self.run::<()>(&pipe).await;
             }
             Ok(live.into_iter().map(|(name, _)| name).collect())
         }
@@ -313,8 +332,13 @@ impl Backplane for RedisBackplane {
             let mut pipe = redis::pipe();
             pipe.cmd("HSET")
                 .arg(self.names.client_key(client_id))
-                .arg(format!("{}|{}", entry.node, entry.id))
+                .arg(record_field(&entry.node, entry.id))
                 .arg(entry.at_ms)
+                .ignore()
+                .cmd("HSET")
+                .arg(self.names.conns_key(&entry.node))
+                .arg(entry.id)
+                .arg(client_id)
                 .ignore();
             self.run::<()>(&pipe).await
         }
@@ -324,6 +348,26 @@ impl Backplane for RedisBackplane {
     fn directory_remove<'a>(
         &'a self,
         client_id: &'a str,
+        id: u64,
+    ) -> BoxFuture<'a, Result<(), BackplaneError>> {
+        async move {
+            let mut pipe = redis::pipe();
+            pipe.cmd("HDEL")
+                .arg(self.names.client_key(client_id))
+                .arg(record_field(&self.node, id))
+                .ignore()
+                .cmd("HDEL")
+                .arg(self.names.conns_key(&self.node))
+                .arg(id)
+                .ignore();
+            self.run::<()>(&pipe).await
+        }
+        .boxed()
+    }
+
+    fn directory_forget<'a>(
+        &'a self,
+        client_id: &'a str,
         node: &'a str,
         id: u64,
     ) -> BoxFuture<'a, Result<(), BackplaneError>> {
@@ -331,9 +375,49 @@ impl Backplane for RedisBackplane {
             let mut pipe = redis::pipe();
             pipe.cmd("HDEL")
                 .arg(self.names.client_key(client_id))
-                .arg(format!("{node}|{id}"))
+                .arg(record_field(node, id))
                 .ignore();
             self.run::<()>(&pipe).await
+        }
+        .boxed()
+    }
+
+    fn forget_node<'a>(&'a self, node: &'a str) -> BoxFuture<'a, Result<usize, BackplaneError>> {
+        async move {
+            let index = self.names.conns_key(node);
+            let mut removed = 0;
+            let mut cursor = 0_u64;
+            // HSCAN in pages: memory stays bounded however many connections the node had, and
+            // records deleted on the way do not disturb the scan.
+            loop {
+                let mut pipe = redis::pipe();
+                pipe.cmd("HSCAN")
+                    .arg(&index)
+                    .arg(cursor)
+                    .arg("COUNT")
+                    .arg(FORGET_PAGE);
+                let ((next, page),): ((u64, Vec<(String, String)>),) = self.run(&pipe).await?;
+                if !page.is_empty() {
+                    let mut pipe = redis::pipe();
+                    for (id, client_id) in &page {
+                        pipe.cmd("HDEL")
+                            .arg(self.names.client_key(client_id))
+                            .arg(record_field(node, id))
+                            .ignore();
+                    }
+                    pipe.cmd("HDEL").arg(&index);
+                    for (id, _) in &page {
+                        pipe.arg(id);
+                    }
+                    pipe.ignore();
+                    self.run::<()>(&pipe).await?;
+                    removed += page.len();
+                }
+                if next == 0 {
+                    return Ok(removed);
+                }
+                cursor = next;
+            }
         }
         .boxed()
     }
@@ -364,6 +448,11 @@ impl Backplane for RedisBackplane {
 
     fn leave(&self) -> BoxFuture<'_, ()> {
         async move {
+            // Records first: should this fail or time out, the node still counts as a member
+            // whose liveness runs out, and the other nodes remove what is left.
+            if let Err(err) = self.forget_node(&self.node).await {
+                tracing::debug!(%err, "directory records not removed on leaving");
+            }
             let mut pipe = redis::pipe();
             pipe.cmd("DEL")
                 .arg(&self.names.alive)
@@ -395,6 +484,8 @@ mod tests {
         assert_eq!(n.own, "echorpc:{prod}:node:a");
         assert_eq!(n.alive, "echorpc:{prod}:nodes:a");
         assert_eq!(n.client_key("c1"), "echorpc:{prod}:clients:c1");
+        assert_eq!(n.conns_key("a"), "echorpc:{prod}:conns:a");
+        assert_eq!(record_field("a", 7), "a|7");
     }
 
     #[test]

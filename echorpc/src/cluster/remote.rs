@@ -206,7 +206,7 @@ impl RemotePeer {
         let (client_id, addr) = (client_id.clone(), addr.clone());
         tokio::spawn(async move {
             if let Err(err) = backplane
-                .directory_remove(&client_id, addr.node(), addr.id())
+                .directory_forget(&client_id, addr.node(), addr.id())
                 .await
             {
                 tracing::debug!(%err, "stale cluster directory record not removed");
@@ -250,9 +250,11 @@ impl RemotePeer {
                 let mut routes = Vec::new();
                 for entry in entries {
                     if entry.node == node.name() {
+                        // A record from this node's previous run may name another client's
+                        // connection now (ids start from 1 again).
                         if let Some(conn) = server
                             .local_connection_by_u64(entry.id)
-                            .filter(Connection::is_open)
+                            .filter(|c| c.is_open() && c.meta().client_id() == client_id)
                         {
                             routes.push(Route::Local(conn));
                         }
@@ -302,6 +304,10 @@ impl RemotePeer {
             from: node.name().to_owned(),
             rid,
             id: addr.id(),
+            client_id: match &self.target {
+                Target::ClientId(client_id) => Some(client_id.clone()),
+                Target::Addr(_) => None,
+            },
             method: method.to_owned(),
             params,
             timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),

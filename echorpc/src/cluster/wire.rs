@@ -31,11 +31,16 @@ pub(crate) enum Wire {
         frame: Box<RawValue>,
     },
     /// A call (or, with `event`, an event) for connection `id` of the receiving node; the
-    /// answer goes to node `from` as a [`Wire::Reply`] with the same `rid`.
+    /// answer goes to node `from` as a [`Wire::Reply`] with the same `rid`. With `client_id`,
+    /// the connection must have that client_id (else the answer is [`ReplyOutcome::Gone`]): a
+    /// node restarted under the same name numbers its connections from 1 again, so a directory
+    /// record left by its previous run may name another client's connection.
     Call {
         from: String,
         rid: u64,
         id: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_id: Option<String>,
         method: String,
         params: Box<RawValue>,
         timeout_ms: u64,

@@ -363,7 +363,7 @@ async fn a_stale_record_never_reaches_another_client() {
         .unwrap_err();
         assert_eq!(err.code(), Some(ErrorCode::NOT_CONNECTED), "{err:?}");
     }
-    // The cross-node try found the record stale and removed it; dave's own is untouched.
+    // Found stale (by b first), the record is removed; dave's own is untouched.
     until_redis(&redis, &["HLEN", carol], ":0").await;
     assert_eq!(
         a.client("dave")
@@ -403,10 +403,19 @@ async fn the_records_of_a_node_that_died_are_removed_by_the_others() {
     assert_eq!(redis.command(&entries), ":1200");
     assert_eq!(redis.command(&["HSET", zed, "elsewhere|1", "1"]), ":1");
     assert_eq!(redis.command(&["SADD", nodes, "ghost"]), ":1");
+    let ghost_alive = ["SET", "echorpc:{test}:nodes:ghost", "1", "PX", "1000"];
+    assert_eq!(redis.command(&ghost_alive), "+OK");
 
     let a = node(&redis, "a").await;
-    // Within a keep-alive period: every record of the dead node, its index and its name go;
-    // another node's record of the same client stays.
+    // While the ghost keeps its liveness (more than a sweep period), its records stay.
+    for _ in 0..8 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(redis.command(&ghost_alive), "+OK");
+    }
+    assert_eq!(redis.command(&["HLEN", zed]), ":1201");
+    assert_eq!(redis.command(&["SISMEMBER", nodes, "ghost"]), ":1");
+    // Once it is dead, within a sweep period: every record of the dead node, its index and its
+    // name go; another node's record of the same client stays.
     until_redis(&redis, &["SISMEMBER", nodes, "ghost"], ":0").await;
     assert_eq!(redis.command(&["HLEN", zed]), ":1");
     assert_eq!(redis.command(&["EXISTS", index]), ":0");
@@ -423,10 +432,16 @@ async fn the_records_of_a_node_that_died_are_removed_by_the_others() {
     );
     until_redis(&redis, &["HLEN", erin], ":1").await;
 
-    // Leaving removes the node's records and its index.
+    // Leaving removes the node's records and its index: those of its connections, and any
+    // other record of it (one its connections' closing would not remove, made here).
+    let (stray, a_index) = ("echorpc:{test}:clients:stray", "echorpc:{test}:conns:a");
+    assert_eq!(redis.command(&["HSET", stray, "a|999", "1"]), ":1");
+    assert_eq!(redis.command(&["HSET", a_index, "999", "stray"]), ":1");
     a.stop().await;
     assert_eq!(redis.command(&["HLEN", erin]), ":0");
-    assert_eq!(redis.command(&["EXISTS", "echorpc:{test}:conns:a"]), ":0");
+    assert_eq!(redis.command(&["EXISTS", stray]), ":0");
+    assert_eq!(redis.command(&["EXISTS", a_index]), ":0");
+    assert_eq!(redis.command(&["SISMEMBER", nodes, "a"]), ":0");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

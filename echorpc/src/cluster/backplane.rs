@@ -57,13 +57,18 @@ pub(crate) trait Backplane: Send + Sync + fmt::Debug + 'static {
     /// dead and remove its directory records (which the node then writes again).
     fn keep_alive(&self, ttl_secs: u64) -> BoxFuture<'_, Result<bool, BackplaneError>>;
 
-    /// The nodes alive now, this one included. The directory records of the nodes found dead
-    /// are removed on the way ([`forget_node`](Self::forget_node)).
+    /// The nodes alive now, this one included (a read only).
     fn live_nodes(&self) -> BoxFuture<'_, Result<Vec<String>, BackplaneError>>;
 
-    /// Removes every directory record of `node`: a node that died without leaving, or this
-    /// node's previous run under the same name. Returns how many records were removed.
+    /// Removes every directory record of `node` (this node, when it leaves, and its previous
+    /// run under the same name, when it joins). Returns how many records were removed.
     fn forget_node<'a>(&'a self, node: &'a str) -> BoxFuture<'a, Result<usize, BackplaneError>>;
+
+    /// Removes the directory records of the other nodes that died without leaving, and then
+    /// their names, in at most `max_pages` round trips (what is left waits for the next
+    /// sweep). A node that comes back meanwhile keeps every record it writes. Returns how many
+    /// records were removed.
+    fn sweep_dead_nodes(&self, max_pages: usize) -> BoxFuture<'_, Result<usize, BackplaneError>>;
 
     /// Records that `client_id` has a connection at `entry` (and, in the index of `entry.node`,
     /// that the connection belongs to `client_id`, so the node's records can be found when it

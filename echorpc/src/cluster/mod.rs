@@ -31,9 +31,11 @@
 //! # The directory of client_ids
 //! Each node records its connections that have a `client_id`, and removes the record when the
 //! connection closes and all of them when it leaves. A node that dies without leaving is found
-//! by the others' keep-alive once its liveness runs out, and they remove its records (within
-//! about 13 s). A node that starts under the name of a previous run removes that run's records
-//! before it writes its own; a node that stalled past its lifetime writes its records again. A
+//! by the others once its liveness runs out: every 3 s each node sweeps up to 10,000 records of
+//! dead nodes, so they go within about 13 s. Each page of a sweep checks atomically that the
+//! node is still dead, so a node that comes back under its name keeps what it writes. A node
+//! that starts under the name of a previous run removes that run's records before it writes its
+//! own; a node that stalled past its lifetime writes its records again. A
 //! call by client_id names the client_id, and the target node delivers it only to a connection
 //! with that client_id (a restarted node numbers its connections from 1 again), so a stale
 //! record never reaches another client: it fails the call with `-32001` and is removed.

@@ -27,6 +27,11 @@ const ALIVE_TTL_SECS: u64 = 10;
 const INBOUND_QUEUE: usize = 8192;
 /// How many publishes go to the backplane in one round trip at most.
 const OUTBOX_BATCH: usize = 256;
+/// How many round trips one sweep for dead nodes' records may take (500 records each).
+const SWEEP_PAGES: usize = 20;
+/// How often a joining node tries to remove its previous run's records before it gives up
+/// (they can then only be found by the calls they fail).
+const JOIN_FORGET_TRIES: u32 = 3;
 
 /// Something queued toward the backplane, in order.
 #[derive(Debug)]
@@ -194,14 +199,25 @@ impl ClusterNode {
         if let Err(err) = backplane.keep_alive(ALIVE_TTL_SECS).await {
             tracing::debug!(%err, "first cluster keep-alive failed; the loop retries");
         }
-        match backplane.forget_node(&self.config.node).await {
-            Ok(0) => {}
-            Ok(removed) => tracing::info!(
-                node = %self.config.node,
-                removed,
-                "directory records of this node's previous run removed"
-            ),
-            Err(err) => tracing::warn!(%err, "directory records of a previous run not removed"),
+        for attempt in 1..=JOIN_FORGET_TRIES {
+            match backplane.forget_node(&self.config.node).await {
+                Ok(0) => break,
+                Ok(removed) => {
+                    tracing::info!(
+                        node = %self.config.node,
+                        removed,
+                        "directory records of this node's previous run removed"
+                    );
+                    break;
+                }
+                Err(err) if attempt == JOIN_FORGET_TRIES => {
+                    tracing::warn!(%err, "directory records of a previous run not removed");
+                }
+                Err(err) => {
+                    tracing::debug!(%err, "removing a previous run's records; trying again");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
         }
         let weak = server.downgrade();
         let outbox_rx = self
@@ -224,6 +240,7 @@ impl ClusterNode {
             ));
         }
         tasks.push(tokio::spawn(Arc::clone(self).run_keep_alive(weak)));
+        tasks.push(tokio::spawn(Arc::clone(self).run_sweeps()));
         drop(tasks);
         self.publish_directory(server);
         tracing::info!(
@@ -407,10 +424,6 @@ impl ClusterNode {
                         written_at = losses;
                     }
                     healthy = true;
-                    // Prunes the nodes that died without leaving, and their records.
-                    if let Err(err) = backplane.live_nodes().await {
-                        tracing::debug!(%err, "dead nodes not pruned this time");
-                    }
                 }
                 Err(err) => {
                     if healthy {
@@ -429,6 +442,19 @@ impl ClusterNode {
             }
             if !healthy {
                 tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        }
+    }
+
+    /// Removes the records of nodes that died without leaving, a bounded amount each period,
+    /// apart from the keep-alive so a long sweep never delays it.
+    async fn run_sweeps(self: Arc<Self>) {
+        loop {
+            tokio::time::sleep(KEEP_ALIVE_EVERY).await;
+            if let Some(backplane) = self.backplane() {
+                if let Err(err) = backplane.sweep_dead_nodes(SWEEP_PAGES).await {
+                    tracing::debug!(%err, "dead nodes not swept this time");
+                }
             }
         }
     }

@@ -9,8 +9,13 @@
 //! | `echorpc:{C}:all` | channel | broadcasts and presence queries, read by every node |
 //! | `echorpc:{C}:node:N` | channel | calls to node `N` and the answers it is sent |
 //! | `echorpc:{C}:nodes:N` | string with a TTL | node `N` is alive while it exists |
-//! | `echorpc:{C}:nodes` | set | names of the nodes that may be alive (pruned on read) |
+//! | `echorpc:{C}:nodes` | set | names of the nodes that may be alive (a dead one leaves once its records are gone) |
 //! | `echorpc:{C}:clients:ID` | hash | connections of client_id `ID`: field `N|conn`, value opened-at ms |
+//! | `echorpc:{C}:conns:N` | hash | node `N`'s index of those records: field `conn`, value the client_id |
+//!
+//! A dead node's records are removed one page at a time by a Lua script that first checks the
+//! node is still dead, so a node that comes back under the same name never loses the records it
+//! writes on its return.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -25,8 +30,38 @@ use super::backplane::{Backplane, BackplaneError, Channel, Connect, DirEntry, In
 
 /// How long one Redis operation may take before it counts as failed.
 const OP_TIMEOUT: Duration = Duration::from_secs(2);
-/// How many directory records of a dead node are read and removed per round trip.
+/// How many directory records are read and removed per round trip.
 const FORGET_PAGE: usize = 500;
+
+/// Removes one page of node `N`'s directory records and their index entries, atomically.
+/// KEYS: `N`'s index, `N`'s liveness key, the member set. ARGV: the HSCAN cursor, the page
+/// size, the prefix of client keys, `N`, and `1` to act only while `N` is dead (and then, once
+/// its index is empty, to take `N` out of the member set). Returns the next cursor (`0` when
+/// done, `alive` when `N` turned out to be alive) and how many records went. Every key shares
+/// the cluster's hash tag, so this runs on Redis Cluster too.
+const FORGET_PAGE_SCRIPT: &str = r"
+if ARGV[5] == '1' and redis.call('EXISTS', KEYS[2]) == 1 then
+  return {'alive', 0}
+end
+local page = redis.call('HSCAN', KEYS[1], ARGV[1], 'COUNT', ARGV[2])
+local entries = page[2]
+for i = 1, #entries, 2 do
+  redis.call('HDEL', ARGV[3] .. entries[i + 1], ARGV[4] .. '|' .. entries[i])
+  redis.call('HDEL', KEYS[1], entries[i])
+end
+if page[1] == '0' and ARGV[5] == '1' then
+  redis.call('SREM', KEYS[3], ARGV[4])
+end
+return {page[1], #entries / 2}
+";
+
+/// What one page of [`FORGET_PAGE_SCRIPT`] did.
+enum ForgetPage {
+    /// Records removed; more may follow from `next` (`0`: none).
+    Removed { next: u64, count: usize },
+    /// The node is alive: nothing was touched.
+    Alive,
+}
 
 /// Opens Redis backplanes at one URL.
 #[derive(Debug, Clone)]
@@ -159,7 +194,11 @@ impl Names {
     }
 
     fn client_key(&self, client_id: &str) -> String {
-        format!("{}:clients:{client_id}", self.prefix)
+        format!("{}{client_id}", self.client_prefix())
+    }
+
+    fn client_prefix(&self) -> String {
+        format!("{}:clients:", self.prefix)
     }
 
     /// The index of a node's directory records: field the connection id, value its client_id.
@@ -234,6 +273,63 @@ impl RedisBackplane {
             .map_err(|_| BackplaneError("redis did not answer in time".into()))?
             .map_err(redis_error)
     }
+
+    /// Removes one page of `node`'s records (see [`FORGET_PAGE_SCRIPT`]).
+    async fn forget_page(
+        &self,
+        node: &str,
+        cursor: u64,
+        only_if_dead: bool,
+    ) -> Result<ForgetPage, BackplaneError> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("EVAL")
+            .arg(FORGET_PAGE_SCRIPT)
+            .arg(3)
+            .arg(self.names.conns_key(node))
+            .arg(self.names.alive_key(node))
+            .arg(&self.names.nodes)
+            .arg(cursor)
+            .arg(FORGET_PAGE)
+            .arg(self.names.client_prefix())
+            .arg(node)
+            .arg(if only_if_dead { "1" } else { "0" });
+        let ((next, count),): ((String, usize),) = self.run(&pipe).await?;
+        if next == "alive" {
+            return Ok(ForgetPage::Alive);
+        }
+        let next = next
+            .parse()
+            .map_err(|_| BackplaneError(format!("redis: unexpected cursor {next:?}")))?;
+        Ok(ForgetPage::Removed { next, count })
+    }
+
+    /// Removes `node`'s records, one page per unit of `budget` (which it uses up); with
+    /// `only_if_dead`, stops as soon as the node is alive. Returns how many went.
+    async fn forget_pages(
+        &self,
+        node: &str,
+        only_if_dead: bool,
+        budget: &mut usize,
+    ) -> Result<usize, BackplaneError> {
+        let mut removed = 0;
+        let mut cursor = 0;
+        // Records deleted on the way do not disturb HSCAN; a sweep cut short by its budget
+        // starts from cursor 0 next time and finds only what is left.
+        while *budget > 0 {
+            *budget -= 1;
+            match self.forget_page(node, cursor, only_if_dead).await? {
+                ForgetPage::Alive => break,
+                ForgetPage::Removed { next, count } => {
+                    removed += count;
+                    if next == 0 {
+                        break;
+                    }
+                    cursor = next;
+                }
+            }
+        }
+        Ok(removed)
+    }
 }
 
 impl Backplane for RedisBackplane {
@@ -301,24 +397,11 @@ impl Backplane for RedisBackplane {
                 pipe.cmd("EXISTS").arg(self.names.alive_key(name));
             }
             let alive: Vec<bool> = self.run(&pipe).await?;
-            let (live, dead): (Vec<_>, Vec<_>) =
-                names.into_iter().zip(alive).partition(|(_, alive)| *alive);
-            // Pruning is housekeeping: a failure leaves the name for the next read to prune. A
-            // name leaves the set only once its records are gone, so none are left behind.
-            for (name, _) in &dead {
-                match self.forget_node(name).await {
-                    Ok(removed) => {
-                        if removed > 0 {
-                            tracing::info!(node = %name, removed, "directory records of a dead node removed");
-                        }
-                        let mut pipe = redis::pipe();
-                        pipe.cmd("SREM").arg(&self.names.nodes).arg(name).ignore();
-                        let _ = self.run::<()>(&pipe).await;
-                    }
-                    Err(err) => tracing::debug!(%err, node = %name, "dead node not pruned yet"),
-                }
-            }
-            Ok(live.into_iter().map(|(name, _)| name).collect())
+            Ok(names
+                .into_iter()
+                .zip(alive)
+                .filter_map(|(name, alive)| alive.then_some(name))
+                .collect())
         }
         .boxed()
     }
@@ -384,40 +467,37 @@ impl Backplane for RedisBackplane {
 
     fn forget_node<'a>(&'a self, node: &'a str) -> BoxFuture<'a, Result<usize, BackplaneError>> {
         async move {
-            let index = self.names.conns_key(node);
-            let mut removed = 0;
-            let mut cursor = 0_u64;
-            // HSCAN in pages: memory stays bounded however many connections the node had, and
-            // records deleted on the way do not disturb the scan.
-            loop {
-                let mut pipe = redis::pipe();
-                pipe.cmd("HSCAN")
-                    .arg(&index)
-                    .arg(cursor)
-                    .arg("COUNT")
-                    .arg(FORGET_PAGE);
-                let ((next, page),): ((u64, Vec<(String, String)>),) = self.run(&pipe).await?;
-                if !page.is_empty() {
-                    let mut pipe = redis::pipe();
-                    for (id, client_id) in &page {
-                        pipe.cmd("HDEL")
-                            .arg(self.names.client_key(client_id))
-                            .arg(record_field(node, id))
-                            .ignore();
-                    }
-                    pipe.cmd("HDEL").arg(&index);
-                    for (id, _) in &page {
-                        pipe.arg(id);
-                    }
-                    pipe.ignore();
-                    self.run::<()>(&pipe).await?;
-                    removed += page.len();
-                }
-                if next == 0 {
-                    return Ok(removed);
-                }
-                cursor = next;
+            let mut unlimited = usize::MAX;
+            self.forget_pages(node, false, &mut unlimited).await
+        }
+        .boxed()
+    }
+
+    fn sweep_dead_nodes(&self, max_pages: usize) -> BoxFuture<'_, Result<usize, BackplaneError>> {
+        async move {
+            let mut pipe = redis::pipe();
+            pipe.cmd("SMEMBERS").arg(&self.names.nodes);
+            let (names,): (Vec<String>,) = self.run(&pipe).await?;
+            let others: Vec<String> = names.into_iter().filter(|n| *n != self.node).collect();
+            if others.is_empty() {
+                return Ok(0);
             }
+            let mut pipe = redis::pipe();
+            for name in &others {
+                pipe.cmd("EXISTS").arg(self.names.alive_key(name));
+            }
+            let alive: Vec<bool> = self.run(&pipe).await?;
+            let mut removed = 0;
+            let mut budget = max_pages;
+            for (name, _) in others.iter().zip(alive).filter(|(_, alive)| !alive) {
+                // The script checks again, atomically, before each page.
+                let count = self.forget_pages(name, true, &mut budget).await?;
+                if count > 0 {
+                    tracing::info!(node = %name, removed = count, "directory records of a dead node removed");
+                }
+                removed += count;
+            }
+            Ok(removed)
         }
         .boxed()
     }
@@ -448,20 +528,21 @@ impl Backplane for RedisBackplane {
 
     fn leave(&self) -> BoxFuture<'_, ()> {
         async move {
-            // Records first: should this fail or time out, the node still counts as a member
-            // whose liveness runs out, and the other nodes remove what is left.
-            if let Err(err) = self.forget_node(&self.node).await {
-                tracing::debug!(%err, "directory records not removed on leaving");
-            }
+            // Dead at once; then the records; the name leaves the member set last, so should
+            // removing the records fail or time out, the other nodes remove what is left.
             let mut pipe = redis::pipe();
-            pipe.cmd("DEL")
-                .arg(&self.names.alive)
-                .ignore()
-                .cmd("SREM")
-                .arg(&self.names.nodes)
-                .arg(&self.node)
-                .ignore();
-            if let Err(err) = self.run::<()>(&pipe).await {
+            pipe.cmd("DEL").arg(&self.names.alive).ignore();
+            let left = async {
+                self.run::<()>(&pipe).await?;
+                self.forget_node(&self.node).await?;
+                let mut pipe = redis::pipe();
+                pipe.cmd("SREM")
+                    .arg(&self.names.nodes)
+                    .arg(&self.node)
+                    .ignore();
+                self.run::<()>(&pipe).await
+            };
+            if let Err(err) = left.await {
                 tracing::debug!(%err, "could not leave the cluster cleanly");
             }
             // Nobody listens for this node any more: calls to it fail at once (no receiver).

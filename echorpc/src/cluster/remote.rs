@@ -252,11 +252,12 @@ impl RemotePeer {
                     if entry.node == node.name() {
                         // A record from this node's previous run may name another client's
                         // connection now (ids start from 1 again).
-                        if let Some(conn) = server
+                        match server
                             .local_connection_by_u64(entry.id)
                             .filter(|c| c.is_open() && c.meta().client_id() == client_id)
                         {
-                            routes.push(Route::Local(conn));
+                            Some(conn) => routes.push(Route::Local(conn)),
+                            None => self.forget(&ConnectionAddr::new(entry.node, entry.id)),
                         }
                     } else {
                         routes.push(Route::Remote(ConnectionAddr::new(entry.node, entry.id)));

@@ -294,6 +294,33 @@ async fn calls_reach_a_client_on_any_node() {
     .unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::NOT_CONNECTED), "{err:?}");
 
+    // Batches, typed and untyped, from another node and from its own: one JSON-RPC batch to
+    // the client, each answer (or error) in its place.
+    for peer in [a.client("cb"), b.client("cb")] {
+        let mut batch = CalleeBatch::new(&peer);
+        let (one, unlucky, two) = (batch.double(1), batch.double(13), batch.double(2));
+        let mut results = within("a typed batch", batch.send_batch()).await.unwrap();
+        assert_eq!(results.take(one).unwrap(), 2);
+        let err = results.take(unlucky).unwrap_err();
+        assert_eq!(err.code(), Some(ErrorCode::from(4013)), "{err:?}");
+        assert_eq!(results.take(two).unwrap(), 4);
+        let answers = within(
+            "an untyped batch",
+            peer.batch_request([("double", json!({"x": 5})), ("nope", json!({}))]),
+        )
+        .await
+        .unwrap();
+        assert_eq!(answers[0].as_ref().unwrap(), &json!(10));
+        let err = answers[1].as_ref().unwrap_err();
+        assert_eq!(err.code(), Some(ErrorCode::METHOD_NOT_FOUND), "{err:?}");
+    }
+    let err = a
+        .client("nobody")
+        .batch_request([("double", json!({"x": 1}))])
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::NOT_CONNECTED), "{err:?}");
+
     // An event to one remote client.
     CalleeClient::new(&far)
         .news("for cb".to_owned())

@@ -115,9 +115,14 @@ impl<P: Peer> Batch<P> {
         if let Some(err) = self.invalid {
             return Err(err);
         }
-        let conn = self.peer.connection()?;
-        let calls = self.calls.iter().map(|(method, params)| (method, params));
-        let outcomes = conn.batch_raw(calls).await?;
+        let outcomes = match self.peer.remote() {
+            // Through the cluster when the connection may be on another node.
+            Some(remote) => remote.batch_raw(&self.calls).await?,
+            None => {
+                let calls = self.calls.iter().map(|(method, params)| (method, params));
+                self.peer.connection()?.batch_raw(calls).await?
+            }
+        };
         Ok(BatchResults {
             outcomes: outcomes.into_iter().map(Some).collect(),
         })

@@ -10,8 +10,9 @@
 //!   which deliver it to their own connections. A node ignores its own messages: no duplicates.
 //!   [`Server::broadcast_where`](crate::Server::broadcast_where) takes a closure and stays local.
 //! - [`Server::client`](crate::Server::client) and [`Server::connection_at`](crate::Server::connection_at)
-//!   give a [`RemotePeer`]: calls and events to a connection on any node, untyped or through a
-//!   typed stub (`…Client::new(&peer)`). A connection on this node is used directly.
+//!   give a [`RemotePeer`]: calls, batches and events to a connection on any node, untyped or
+//!   through a typed stub (`…Client::new(&peer)`, `…Batch::new(&peer)`). A connection on this
+//!   node is used directly.
 //! - [`Server::presence`](crate::Server::presence): every node's connections, with the nodes that
 //!   did not answer in time.
 //!

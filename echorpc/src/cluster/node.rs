@@ -17,6 +17,7 @@ use super::{ClusterConfig, ClusterStats};
 use crate::connection::Connection;
 use crate::error::{Error, ErrorCode};
 use crate::frame::Frame;
+use crate::raw::RawJson;
 use crate::server::{Server, WeakServer};
 
 /// How often a node refreshes its liveness.
@@ -120,6 +121,21 @@ fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// The connection `id` of this node that a call from another node is for: `None` when it is
+/// gone, or when it does not have the `client_id` the call was routed by (a record from a
+/// previous run of this node under the same name).
+fn target_connection(server: &Server, id: u64, client_id: Option<&str>) -> Option<Connection> {
+    server
+        .local_connection_by_u64(id)
+        .filter(|conn| client_id.is_none_or(|wanted| conn.meta().client_id() == wanted))
+}
+
+/// A result as raw JSON to send to another node.
+fn raw_value(raw: RawJson) -> Result<Box<RawValue>, Error> {
+    RawValue::from_string(raw.get().to_owned())
+        .map_err(|e| Error::internal(format!("bad result: {e}")))
 }
 
 /// The error of a cross-node operation while the backplane is unreachable.
@@ -505,11 +521,7 @@ impl ClusterNode {
                     return;
                 };
                 let node = Arc::clone(self);
-                let conn = server.local_connection_by_u64(id).filter(|conn| {
-                    client_id
-                        .as_deref()
-                        .is_none_or(|wanted| conn.meta().client_id() == wanted)
-                });
+                let conn = target_connection(server, id, client_id.as_deref());
                 tokio::spawn(async move {
                     let _permit = permit;
                     let timeout = Duration::from_millis(timeout_ms);
@@ -523,11 +535,44 @@ impl ClusterNode {
                         Some(conn) => ReplyOutcome::from_result(
                             conn.call_raw(&method, &params, timeout)
                                 .await
-                                .and_then(|raw| {
-                                    RawValue::from_string(raw.get().to_owned())
-                                        .map_err(|e| Error::internal(format!("bad result: {e}")))
-                                }),
+                                .and_then(raw_value),
                         ),
+                    };
+                    node.reply(from, rid, outcome);
+                });
+            }
+            Wire::Batch {
+                from,
+                rid,
+                id,
+                client_id,
+                calls,
+                timeout_ms,
+            } => {
+                let Ok(permit) = Arc::clone(&self.serving).try_acquire_owned() else {
+                    self.reply(from, rid, ReplyOutcome::Busy);
+                    return;
+                };
+                let node = Arc::clone(self);
+                let conn = target_connection(server, id, client_id.as_deref());
+                tokio::spawn(async move {
+                    let _permit = permit;
+                    let outcome = match conn {
+                        None => ReplyOutcome::Gone,
+                        Some(conn) => {
+                            let timeout = Duration::from_millis(timeout_ms);
+                            let calls = calls.iter().map(|c| (c.method.as_str(), &c.params));
+                            match tokio::time::timeout(timeout, conn.batch_raw(calls)).await {
+                                Err(_) => ReplyOutcome::from_result(Err(Error::Timeout(timeout))),
+                                Ok(Err(err)) => ReplyOutcome::from_result(Err(err)),
+                                Ok(Ok(outcomes)) => ReplyOutcome::Batch(
+                                    outcomes
+                                        .into_iter()
+                                        .map(|o| ReplyOutcome::from_result(o.and_then(raw_value)))
+                                        .collect(),
+                                ),
+                            }
+                        }
                     };
                     node.reply(from, rid, outcome);
                 });

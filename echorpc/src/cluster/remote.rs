@@ -12,10 +12,11 @@ use tokio::sync::oneshot;
 
 use super::backplane::Channel;
 use super::node::{ClusterNode, unreachable};
-use super::wire::{self, Wire};
+use super::wire::{self, BatchCall, ReplyOutcome, Wire};
 use super::{ConnectionAddr, LOCAL_NODE};
 use crate::connection::{Connection, decode};
 use crate::error::{Error, ErrorCode};
+use crate::pending::Outcome;
 use crate::raw::RawJson;
 use crate::server::Server;
 use crate::service::Peer;
@@ -43,7 +44,8 @@ enum Target {
 /// backplane is down); one on another node through the backplane. Resolution happens on each
 /// call, so a peer by `client_id` follows the client when it reconnects elsewhere.
 ///
-/// Batches (`…Batch`) need a connection on this node.
+/// A [`Batch`](crate::Batch) on it (or a stub's `batch()`) goes to the connection as one
+/// JSON-RPC batch, wherever it is.
 #[derive(Debug, Clone)]
 pub struct RemotePeer {
     server: Server,
@@ -143,6 +145,70 @@ impl RemotePeer {
                 .filter(Connection::is_open),
             Target::Addr(_) => None,
         }
+    }
+
+    /// Sends several calls to the connection as one JSON-RPC batch, wherever it is, and waits
+    /// for every answer, up to the server's request timeout: one result per call, in order
+    /// (what [`Connection::batch_request`] is on this node).
+    ///
+    /// # Errors
+    /// As for [`request`](Self::request), for the batch as a whole; `-32603` when some params
+    /// cannot be encoded (nothing is sent). A failed call is not an error here: it is in its
+    /// own place.
+    pub async fn batch_request<I, M, P>(&self, calls: I) -> Result<Vec<Result<Value, Error>>, Error>
+    where
+        I: IntoIterator<Item = (M, P)>,
+        M: AsRef<str>,
+        P: Serialize,
+    {
+        let calls = calls
+            .into_iter()
+            .map(|(method, params)| {
+                let params = serde_json::value::to_raw_value(&params)
+                    .map_err(|e| Error::internal(format!("cannot encode params: {e}")))?;
+                Ok((method.as_ref().to_owned(), params))
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        Ok(self
+            .batch_raw(&calls)
+            .await?
+            .into_iter()
+            .map(|outcome| outcome.and_then(decode))
+            .collect())
+    }
+
+    /// Sends `calls` as one JSON-RPC batch to the connection by the best route (what a
+    /// [`Batch`](crate::Batch) on this peer does); one outcome per call, in order, within the
+    /// server's request timeout.
+    pub(crate) async fn batch_raw(
+        &self,
+        calls: &[(String, Box<RawValue>)],
+    ) -> Result<Vec<Outcome>, Error> {
+        if calls.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut last = Error::NotConnected;
+        for route in self.routes().await? {
+            match route {
+                Route::Local(conn) => {
+                    return conn.batch_raw(calls.iter().map(|(m, p)| (m, p))).await;
+                }
+                Route::Remote(addr) => {
+                    match self
+                        .remote_batch(&addr, calls, self.server.request_timeout())
+                        .await
+                    {
+                        // Not delivered: the next (older) connection may still be there.
+                        Err(Error::NotConnected) => {
+                            self.forget(&addr);
+                            last = Error::NotConnected;
+                        }
+                        other => return other,
+                    }
+                }
+            }
+        }
+        Err(last)
     }
 
     /// Sends a call (or, with `event`, an event) by the best route; the raw result (`null` for
@@ -290,6 +356,61 @@ impl RemotePeer {
         timeout: Duration,
         event: bool,
     ) -> Result<RawJson, Error> {
+        let outcome = self
+            .exchange(addr, timeout, |from, rid, client_id| Wire::Call {
+                from,
+                rid,
+                id: addr.id(),
+                client_id,
+                method: method.to_owned(),
+                params,
+                timeout_ms: millis(timeout),
+                event,
+            })
+            .await?;
+        let raw = outcome.into_result()?;
+        Ok(RawJson::from(String::from(Box::<str>::from(raw))))
+    }
+
+    /// One batch through the backplane to connection `addr`.
+    async fn remote_batch(
+        &self,
+        addr: &ConnectionAddr,
+        calls: &[(String, Box<RawValue>)],
+        timeout: Duration,
+    ) -> Result<Vec<Outcome>, Error> {
+        let calls = calls
+            .iter()
+            .map(|(method, params)| BatchCall {
+                method: method.clone(),
+                params: params.clone(),
+            })
+            .collect();
+        let outcome = self
+            .exchange(addr, timeout, |from, rid, client_id| Wire::Batch {
+                from,
+                rid,
+                id: addr.id(),
+                client_id,
+                calls,
+                timeout_ms: millis(timeout),
+            })
+            .await?;
+        Ok(outcome
+            .into_batch()?
+            .into_iter()
+            .map(|item| item.map(|raw| RawJson::from(String::from(Box::<str>::from(raw)))))
+            .collect())
+    }
+
+    /// Sends the message `make` builds (from this node's name, the request id and the
+    /// client_id the call is routed by) to `addr`'s node, and waits for its answer.
+    async fn exchange(
+        &self,
+        addr: &ConnectionAddr,
+        timeout: Duration,
+        make: impl FnOnce(String, u64, Option<String>) -> Wire,
+    ) -> Result<ReplyOutcome, Error> {
         let node: &Arc<ClusterNode> = self.server.cluster_node().ok_or(Error::NotConnected)?;
         let backplane = node.backplane().ok_or_else(unreachable)?;
         let (tx, rx) = oneshot::channel();
@@ -301,19 +422,11 @@ impl RemotePeer {
         })?;
         // Whatever happens next, the slot is freed.
         let _slot = Slot { node, rid };
-        let msg = wire::encode(&Wire::Call {
-            from: node.name().to_owned(),
-            rid,
-            id: addr.id(),
-            client_id: match &self.target {
-                Target::ClientId(client_id) => Some(client_id.clone()),
-                Target::Addr(_) => None,
-            },
-            method: method.to_owned(),
-            params,
-            timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
-            event,
-        });
+        let client_id = match &self.target {
+            Target::ClientId(client_id) => Some(client_id.clone()),
+            Target::Addr(_) => None,
+        };
+        let msg = wire::encode(&make(node.name().to_owned(), rid, client_id));
         let received = backplane
             .publish(vec![(Channel::Node(addr.node()), msg)])
             .await
@@ -325,13 +438,15 @@ impl RemotePeer {
             // Nobody listens on that node's channel: the node is gone.
             return Err(Error::NotConnected);
         }
-        let outcome = tokio::time::timeout(timeout + REPLY_GRACE, rx)
+        tokio::time::timeout(timeout + REPLY_GRACE, rx)
             .await
             .map_err(|_| Error::Timeout(timeout))?
-            .map_err(|_| Error::NotConnected)?;
-        let raw = outcome.into_result()?;
-        Ok(RawJson::from(String::from(Box::<str>::from(raw))))
+            .map_err(|_| Error::NotConnected)
     }
+}
+
+fn millis(timeout: Duration) -> u64 {
+    u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Frees a pending cross-node call's slot when dropped.

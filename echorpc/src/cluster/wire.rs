@@ -47,7 +47,19 @@ pub(crate) enum Wire {
         #[serde(default)]
         event: bool,
     },
-    /// The answer to a [`Wire::Call`].
+    /// Calls for connection `id` of the receiving node, sent to it as one JSON-RPC batch; the
+    /// answer is a [`Wire::Reply`] whose outcome is [`ReplyOutcome::Batch`] (one outcome per
+    /// call, in order) or why none came. `client_id` as for [`Wire::Call`].
+    Batch {
+        from: String,
+        rid: u64,
+        id: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_id: Option<String>,
+        calls: Vec<BatchCall>,
+        timeout_ms: u64,
+    },
+    /// The answer to a [`Wire::Call`] or a [`Wire::Batch`].
     Reply { rid: u64, outcome: ReplyOutcome },
     /// Node `from` asks every node for its connections (of `role`, when given).
     PresenceQuery {
@@ -64,6 +76,13 @@ pub(crate) enum Wire {
     },
 }
 
+/// One call of a [`Wire::Batch`].
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct BatchCall {
+    pub(crate) method: String,
+    pub(crate) params: Box<RawValue>,
+}
+
 /// How a remote call ended, as carried in a [`Wire::Reply`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -78,6 +97,8 @@ pub(crate) enum ReplyOutcome {
     Gone,
     /// The receiving node refused the call (too many in flight).
     Busy,
+    /// The answers to a [`Wire::Batch`], in call order (each a `Result` or an `Error`).
+    Batch(Vec<ReplyOutcome>),
 }
 
 impl ReplyOutcome {
@@ -107,6 +128,18 @@ impl ReplyOutcome {
                 ErrorCode::SERVER_BUSY,
                 "the target node has too many calls in flight",
             )),
+            Self::Batch(_) => Err(Error::internal("a call was answered with a batch")),
+        }
+    }
+
+    /// The caller's view of a batch's outcome: one result per call, or why none came.
+    pub(crate) fn into_batch(self) -> Result<Vec<Result<Box<RawValue>, Error>>, Error> {
+        match self {
+            Self::Batch(items) => Ok(items.into_iter().map(Self::into_result).collect()),
+            other => Err(match other.into_result() {
+                Ok(_) => Error::internal("a batch was answered with one result"),
+                Err(err) => err,
+            }),
         }
     }
 }
@@ -231,6 +264,62 @@ mod tests {
             g.into_result().unwrap_err().code(),
             Some(ErrorCode::NOT_CONNECTED)
         );
+    }
+
+    #[test]
+    fn a_batch_and_its_answers_round_trip_in_order() {
+        let text = encode(&Wire::Batch {
+            from: "n1".into(),
+            rid: 9,
+            id: 3,
+            client_id: Some("c".into()),
+            calls: vec![
+                BatchCall {
+                    method: "a".into(),
+                    params: raw(json!([1])),
+                },
+                BatchCall {
+                    method: "b".into(),
+                    params: raw(json!({"x": 2})),
+                },
+            ],
+            timeout_ms: 500,
+        });
+        let Wire::Batch {
+            calls, client_id, ..
+        } = decode(&text).unwrap()
+        else {
+            panic!("not a batch")
+        };
+        assert_eq!(client_id.as_deref(), Some("c"));
+        let methods: Vec<_> = calls.iter().map(|c| c.method.as_str()).collect();
+        assert_eq!(methods, ["a", "b"]);
+        assert_eq!(calls[1].params.get(), r#"{"x":2}"#);
+
+        let reply = ReplyOutcome::Batch(vec![
+            ReplyOutcome::Result(raw(json!(1))),
+            ReplyOutcome::from_result(Err(Error::new(4001, "no"))),
+        ]);
+        let text = encode(&Wire::Reply {
+            rid: 9,
+            outcome: reply,
+        });
+        let Wire::Reply { outcome, .. } = decode(&text).unwrap() else {
+            panic!("not a reply")
+        };
+        let items = outcome.into_batch().unwrap();
+        assert_eq!(items[0].as_ref().unwrap().get(), "1");
+        assert_eq!(
+            items[1].as_ref().unwrap_err().code(),
+            Some(ErrorCode::from(4001))
+        );
+        // A whole batch that found nobody, or a mix-up, is an error, never a panic.
+        assert_eq!(
+            ReplyOutcome::Gone.into_batch().unwrap_err().code(),
+            Some(ErrorCode::NOT_CONNECTED)
+        );
+        assert!(ReplyOutcome::Result(raw(json!(1))).into_batch().is_err());
+        assert!(ReplyOutcome::Batch(vec![]).into_result().is_err());
     }
 
     #[test]

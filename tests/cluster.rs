@@ -351,6 +351,116 @@ async fn calls_reach_a_client_on_any_node() {
     }
 }
 
+/// A client of `server` with client_id `id` whose `wait` handler runs until cancelled; the
+/// count is how many of them run now.
+async fn waiting_client(
+    server: &Server,
+    id: &str,
+) -> (Client, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    struct Running(Arc<AtomicUsize>);
+    impl Drop for Running {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    let running = Arc::new(AtomicUsize::new(0));
+    let client = client_for(server.local_addr().expect("started"))
+        .client_id(id)
+        .build();
+    let count = Arc::clone(&running);
+    client
+        .register("wait", move |_: Value, _| {
+            count.fetch_add(1, Ordering::SeqCst);
+            let guard = Running(Arc::clone(&count));
+            async move {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                drop(guard);
+                Ok::<_, Error>(json!("waited"))
+            }
+        })
+        .unwrap();
+    within("connect", client.connect()).await.expect("connects");
+    (client, running)
+}
+
+async fn until_running(running: &std::sync::atomic::AtomicUsize, n: usize) {
+    within(&format!("{n} `wait` handlers running"), async {
+        while running.load(std::sync::atomic::Ordering::SeqCst) != n {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_caller_cancels_the_handler_on_another_node() {
+    let Some(redis) =
+        RedisServer::start_or_skip("a_cancelled_caller_cancels_the_handler_on_another_node")
+    else {
+        return;
+    };
+    let (a, b) = (node(&redis, "a").await, node(&redis, "b").await);
+    let (_slow, running) = waiting_client(&b, "slow").await;
+    within("slow reachable from a", async {
+        // Reached once its client answers, even with "method not found".
+        while a
+            .client("slow")
+            .request("nope", json!({}))
+            .await
+            .unwrap_err()
+            .code()
+            != Some(ErrorCode::METHOD_NOT_FOUND)
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+
+    // A call from a that its caller stops awaiting: the handler on the client of b stops.
+    let peer = a.client("slow");
+    let call = tokio::spawn(async move { peer.request("wait", json!({})).await });
+    until_running(&running, 1).await;
+    call.abort();
+    let started = std::time::Instant::now();
+    until_running(&running, 0).await;
+    let first = started.elapsed();
+    // Far sooner than the 3 s request timeout, which would stop it too.
+    assert!(first < Duration::from_secs(1), "stopped after {first:?}");
+
+    // The cascade: a's own handler awaits the client on b; its caller (a client of a) gives
+    // up; a cancels its handler, whose call is cancelled on b, which cancels the client's.
+    let relay = a.clone();
+    a.register("relay_wait", move |_: Value, _| {
+        let server = relay.clone();
+        async move { server.client("slow").request("wait", json!({})).await }
+    })
+    .unwrap();
+    let caller = client_for(a.local_addr().unwrap()).build();
+    within("connect", caller.connect()).await.unwrap();
+    let asking = caller.clone();
+    let call = tokio::spawn(async move { asking.request("relay_wait", json!({})).await });
+    until_running(&running, 1).await;
+    call.abort();
+    let started = std::time::Instant::now();
+    until_running(&running, 0).await;
+    let cascade = started.elapsed();
+    assert!(
+        cascade < Duration::from_secs(1),
+        "stopped after {cascade:?}"
+    );
+    eprintln!("handler on the other node stopped {first:?} after the drop, {cascade:?} by cascade");
+    within("no cross-node call left waiting", async {
+        while a.cluster_stats().unwrap().remote_calls_pending != 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    for server in [a, b] {
+        server.stop().await;
+    }
+}
+
 /// Polls `redis` until `args` answers `expected` (the reply's first line).
 async fn until_redis(redis: &RedisServer, args: &[&str], expected: &str) {
     within(&format!("redis {args:?} = {expected}"), async {

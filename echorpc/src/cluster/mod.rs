@@ -12,7 +12,8 @@
 //! - [`Server::client`](crate::Server::client) and [`Server::connection_at`](crate::Server::connection_at)
 //!   give a [`RemotePeer`]: calls, batches and events to a connection on any node, untyped or
 //!   through a typed stub (`…Client::new(&peer)`, `…Batch::new(&peer)`). A connection on this
-//!   node is used directly.
+//!   node is used directly. A call or batch its caller stops awaiting is cancelled on the node
+//!   serving it, which cancels the client's handler (`$/cancelRequest`) in turn.
 //! - [`Server::presence`](crate::Server::presence): every node's connections, with the nodes that
 //!   did not answer in time.
 //!

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::value::RawValue;
-use tokio::sync::{Semaphore, mpsc};
-use tokio::task::JoinHandle;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::task::{AbortHandle, JoinHandle};
 
 use super::backplane::{Backplane, Channel, DirEntry, Inbound};
 use super::wire::{self, ReplyOutcome, Target, Wire, WireEntry};
@@ -38,8 +38,19 @@ const JOIN_FORGET_TRIES: u32 = 3;
 #[derive(Debug)]
 enum Outgoing {
     Broadcast(String),
-    DirAdd { client_id: String, entry: DirEntry },
-    DirRemove { client_id: String, id: u64 },
+    DirAdd {
+        client_id: String,
+        entry: DirEntry,
+    },
+    DirRemove {
+        client_id: String,
+        id: u64,
+    },
+    /// A message for node `to` alone.
+    Direct {
+        to: String,
+        msg: String,
+    },
 }
 
 /// Senders waiting for answers, by request id; bounded.
@@ -113,6 +124,9 @@ pub(crate) struct ClusterNode {
     pub(crate) calls: Waiters<tokio::sync::oneshot::Sender<ReplyOutcome>>,
     pub(crate) presence: Waiters<mpsc::Sender<PresenceAnswer>>,
     serving: Arc<Semaphore>,
+    /// The calls and batches from other nodes being served, by (caller node, request id);
+    /// bounded by `serving`'s permits.
+    serving_tasks: Mutex<HashMap<(String, u64), AbortHandle>>,
     counters: Counters,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -156,6 +170,7 @@ impl ClusterNode {
             calls: Waiters::new(config.max_remote_calls),
             presence: Waiters::new(64),
             serving: Arc::new(Semaphore::new(config.max_remote_calls)),
+            serving_tasks: Mutex::default(),
             config,
             backplane: OnceLock::new(),
             outbox,
@@ -272,6 +287,9 @@ impl ClusterNode {
     pub(crate) async fn leave(&self) {
         let tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(PoisonError::into_inner));
         tasks.iter().for_each(JoinHandle::abort);
+        // Calls served for other nodes end with the node: their answers could not be sent.
+        let serving = std::mem::take(&mut *self.lock_serving());
+        serving.values().for_each(AbortHandle::abort);
         if let Some(backplane) = self.backplane.get() {
             let _ = tokio::time::timeout(Duration::from_secs(2), backplane.leave()).await;
         }
@@ -369,6 +387,10 @@ impl ClusterNode {
             for item in batch.drain(..) {
                 match item {
                     Outgoing::Broadcast(msg) => publishes.push((Channel::All, msg)),
+                    Outgoing::Direct { to, msg } => {
+                        self.flush(&mut publishes).await;
+                        self.publish_direct(&to, msg).await;
+                    }
                     other => {
                         self.flush(&mut publishes).await;
                         self.directory_op(other).await;
@@ -411,7 +433,7 @@ impl ClusterNode {
             Outgoing::DirRemove { client_id, id } => {
                 backplane.directory_remove(client_id, *id).await
             }
-            Outgoing::Broadcast(_) => Ok(()),
+            Outgoing::Broadcast(_) | Outgoing::Direct { .. } => Ok(()),
         };
         if let Err(err) = result {
             tracing::warn!(%err, "cluster directory not updated");
@@ -520,12 +542,10 @@ impl ClusterNode {
                     self.reply(from, rid, ReplyOutcome::Busy);
                     return;
                 };
-                let node = Arc::clone(self);
                 let conn = target_connection(server, id, client_id.as_deref());
-                tokio::spawn(async move {
-                    let _permit = permit;
+                self.serve(permit, from, rid, async move {
                     let timeout = Duration::from_millis(timeout_ms);
-                    let outcome = match conn {
+                    match conn {
                         None => ReplyOutcome::Gone,
                         Some(conn) if event => {
                             ReplyOutcome::from_result(conn.publish(&method, &params).await.map(
@@ -537,8 +557,7 @@ impl ClusterNode {
                                 .await
                                 .and_then(raw_value),
                         ),
-                    };
-                    node.reply(from, rid, outcome);
+                    }
                 });
             }
             Wire::Batch {
@@ -553,11 +572,9 @@ impl ClusterNode {
                     self.reply(from, rid, ReplyOutcome::Busy);
                     return;
                 };
-                let node = Arc::clone(self);
                 let conn = target_connection(server, id, client_id.as_deref());
-                tokio::spawn(async move {
-                    let _permit = permit;
-                    let outcome = match conn {
+                self.serve(permit, from, rid, async move {
+                    match conn {
                         None => ReplyOutcome::Gone,
                         Some(conn) => {
                             let timeout = Duration::from_millis(timeout_ms);
@@ -573,13 +590,18 @@ impl ClusterNode {
                                 ),
                             }
                         }
-                    };
-                    node.reply(from, rid, outcome);
+                    }
                 });
             }
             Wire::Reply { rid, outcome } => {
                 if let Some(tx) = self.calls.remove(rid) {
                     let _ = tx.send(outcome);
+                }
+            }
+            Wire::Cancel { from, rid } => {
+                // Unknown or already answered: nothing to do.
+                if let Some(task) = self.lock_serving().remove(&(from, rid)) {
+                    task.abort();
                 }
             }
             Wire::PresenceQuery { from, rid, role } => {
@@ -610,12 +632,58 @@ impl ClusterNode {
 
     fn send_direct(self: &Arc<Self>, to: String, msg: String) {
         let node = Arc::clone(self);
-        tokio::spawn(async move {
-            if let Some(backplane) = node.backplane() {
-                if let Err(err) = backplane.publish(vec![(Channel::Node(&to), msg)]).await {
-                    tracing::warn!(%err, node = %to, "cluster answer not sent");
-                }
+        tokio::spawn(async move { node.publish_direct(&to, msg).await });
+    }
+
+    async fn publish_direct(&self, to: &str, msg: String) {
+        if let Some(backplane) = self.backplane() {
+            if let Err(err) = backplane.publish(vec![(Channel::Node(to), msg)]).await {
+                tracing::warn!(%err, node = %to, "cluster message to one node not sent");
             }
+        }
+    }
+
+    /// Tells node `to` that nobody waits for the answer to call `rid` any more (from a drop:
+    /// queued, never awaited; dropped with a log line when the outbox is full).
+    pub(crate) fn cancel_remote(&self, to: &str, rid: u64) {
+        let msg = wire::encode(&Wire::Cancel {
+            from: self.config.node.clone(),
+            rid,
         });
+        let direct = Outgoing::Direct {
+            to: to.to_owned(),
+            msg,
+        };
+        if self.outbox.try_send(direct).is_err() {
+            tracing::debug!(node = %to, rid, "cluster outbox full; cancellation not sent");
+        }
+    }
+
+    /// Serves a call or batch from node `from` in its own task, which [`Wire::Cancel`] and
+    /// [`leave`](Self::leave) abort, and answers it with what `work` returns.
+    fn serve(
+        self: &Arc<Self>,
+        permit: OwnedSemaphorePermit,
+        from: String,
+        rid: u64,
+        work: impl Future<Output = ReplyOutcome> + Send + 'static,
+    ) {
+        let node = Arc::clone(self);
+        let key = (from.clone(), rid);
+        // Locked across the spawn: the task cannot remove its entry before it is there.
+        let mut serving = self.lock_serving();
+        let task = tokio::spawn(async move {
+            let _permit = permit;
+            let outcome = work.await;
+            node.lock_serving().remove(&(from.clone(), rid));
+            node.reply(from, rid, outcome);
+        });
+        serving.insert(key, task.abort_handle());
+    }
+
+    fn lock_serving(&self) -> std::sync::MutexGuard<'_, HashMap<(String, u64), AbortHandle>> {
+        self.serving_tasks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }

@@ -420,8 +420,13 @@ impl RemotePeer {
                 "too many cross-node calls in flight",
             )
         })?;
-        // Whatever happens next, the slot is freed.
-        let _slot = Slot { node, rid };
+        // Whatever happens next, the slot is freed (and, once delivered, the call cancelled
+        // on its node if nobody waits for the answer any more).
+        let mut slot = Slot {
+            node,
+            rid,
+            delivered_to: None,
+        };
         let client_id = match &self.target {
             Target::ClientId(client_id) => Some(client_id.clone()),
             Target::Addr(_) => None,
@@ -438,6 +443,7 @@ impl RemotePeer {
             // Nobody listens on that node's channel: the node is gone.
             return Err(Error::NotConnected);
         }
+        slot.delivered_to = Some(addr.node());
         tokio::time::timeout(timeout + REPLY_GRACE, rx)
             .await
             .map_err(|_| Error::Timeout(timeout))?
@@ -449,15 +455,20 @@ fn millis(timeout: Duration) -> u64 {
     u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// Frees a pending cross-node call's slot when dropped.
+/// Frees a pending cross-node call's slot when dropped; a call delivered and still
+/// unanswered is then cancelled on the node serving it (its caller was cancelled or gave up).
 struct Slot<'a> {
     node: &'a ClusterNode,
     rid: u64,
+    delivered_to: Option<&'a str>,
 }
 
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
-        self.node.calls.remove(self.rid);
+        let unanswered = self.node.calls.remove(self.rid).is_some();
+        if let (true, Some(to)) = (unanswered, self.delivered_to) {
+            self.node.cancel_remote(to, self.rid);
+        }
     }
 }
 

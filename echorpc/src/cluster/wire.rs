@@ -61,6 +61,10 @@ pub(crate) enum Wire {
     },
     /// The answer to a [`Wire::Call`] or a [`Wire::Batch`].
     Reply { rid: u64, outcome: ReplyOutcome },
+    /// Node `from` no longer waits for the answer to its call or batch `rid` (its caller was
+    /// cancelled or gave up): the receiving node stops serving it, which cancels the client's
+    /// handler in turn (`$/cancelRequest`).
+    Cancel { from: String, rid: u64 },
     /// Node `from` asks every node for its connections (of `role`, when given).
     PresenceQuery {
         from: String,
@@ -320,6 +324,19 @@ mod tests {
         );
         assert!(ReplyOutcome::Result(raw(json!(1))).into_batch().is_err());
         assert!(ReplyOutcome::Batch(vec![]).into_result().is_err());
+    }
+
+    #[test]
+    fn a_cancel_names_the_caller_and_its_request() {
+        let text = encode(&Wire::Cancel {
+            from: "n1".into(),
+            rid: 42,
+        });
+        assert_eq!(text, r#"{"cancel":{"from":"n1","rid":42}}"#);
+        let Wire::Cancel { from, rid } = decode(&text).unwrap() else {
+            panic!("not a cancel")
+        };
+        assert_eq!((from.as_str(), rid), ("n1", 42));
     }
 
     #[test]

@@ -88,6 +88,11 @@ impl MethodHandler for Budgeted {
 /// then never runs, but the guard's `cleanup` does. [`disarm`](Self::disarm) it once the work
 /// is done.
 ///
+/// The guard cannot tell these causes apart, and it also runs when the handler panics (the
+/// future is dropped while unwinding): it means "the work did not finish". `cleanup` runs
+/// synchronously inside the drop; for asynchronous cleanup, spawn a task from it (for example
+/// with [`tokio::spawn`], which needs the runtime the handler ran on).
+///
 /// ```
 /// use echorpc::handler::CancelGuard;
 /// use std::sync::atomic::{AtomicBool, Ordering};

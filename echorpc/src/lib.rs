@@ -37,7 +37,8 @@
 //! |---|---|
 //! | calls both ways, results or error objects | [`Client::request`], [`Connection::request`], [`Server::register`], [`Client::register`] |
 //! | events (notifications) in sent order | [`Client::publish`], [`Client::subscribe`], [`Server::subscribe`] |
-//! | batches, results in call order | [`Client::batch_request`] |
+//! | batches, results in call order | [`Client::batch_request`], [`Batch`] |
+//! | cancellation: a dropped call stops the peer's handler (`$/cancelRequest`), handler deadlines | [`ClientBuilder::send_cancellations`], [`ServerBuilder::handler_timeout`], [`handler::CancelGuard`] |
 //! | auth during the upgrade, HTTP 401 on reject | [`ServerBuilder::auth`], [`ServerBuilder::auth_async`] |
 //! | JSON ping/pong heartbeat | [`ServerBuilder::ping_interval`], [`ClientBuilder::ping_interval`] |
 //! | reconnect with backoff | [`ClientBuilder::reconnect`], [`Backoff`] |

@@ -466,6 +466,15 @@ impl RawPeer {
         }
     }
 
+    /// The next JSON frame, which must come within [`SOON`]: for an answer due at once (the
+    /// `-32800` of a cancellation, or the result of a handler just released).
+    pub async fn recv_soon(&mut self, what: &str) -> Value {
+        match self.next_within(SOON).await {
+            Some(frame) => frame,
+            None => panic!("no frame within {SOON:?}: {what}"),
+        }
+    }
+
     /// The next JSON frame; fails the test when none comes within [`EVENTUALLY`].
     pub async fn recv(&mut self) -> Value {
         self.next_within(EVENTUALLY)

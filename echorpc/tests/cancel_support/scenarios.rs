@@ -191,7 +191,9 @@ pub async fn batch_items_are_cancelled_one_by_one(wire: Wire) {
         "the reply waits for the item still running"
     );
     work.release(1);
-    let reply = peer.recv().await;
+    let reply = peer
+        .recv_soon("the batch's reply once its last item is released")
+        .await;
     assert_eq!(reply.as_array().map(Vec::len), Some(3), "{reply}");
     let mut answers = Answers::default();
     answers.record(reply);
@@ -429,7 +431,7 @@ pub async fn cancel_racing_the_answer(wire: Wire, rounds: u64) {
                 tokio::join!(cancelling, releasing);
             }
         }
-        let answer = peer.recv().await;
+        let answer = peer.recv_soon("the one answer, cancelled or not").await;
         assert_eq!(answer["id"], id, "round {round}: {answer}");
         answers.record(answer.clone());
         if error_code(&answer) == Some(-32800) {
@@ -515,7 +517,7 @@ pub async fn cancellations_that_match_nothing_are_ignored(wire: Wire) {
     peer.send(request("42", "hold", json!({ "tag": 4 }))).await;
     eventually("both handlers to run", || work.running() == 2).await;
     peer.send(cancel(42)).await;
-    let answer = peer.recv().await;
+    let answer = peer.recv_soon("-32800 for the number 42").await;
     assert_eq!(answer["id"], json!(42), "{answer}");
     assert_eq!(error_code(&answer), Some(-32800), "{answer}");
     assert_eq!(answer["error"]["message"], "request cancelled");
@@ -526,7 +528,7 @@ pub async fn cancellations_that_match_nothing_are_ignored(wire: Wire) {
     peer.send(cancel(42)).await;
     assert_eq!(peer.next_within(QUIET).await, None, "answered once only");
     peer.send(cancel("42")).await;
-    let answer = peer.recv().await;
+    let answer = peer.recv_soon("-32800 for the string \"42\"").await;
     assert_eq!(answer["id"], json!("42"), "{answer}");
     assert_eq!(error_code(&answer), Some(-32800), "{answer}");
     soon("the string's handler to stop", || {

@@ -355,14 +355,15 @@ impl Connection {
 
 impl Abandon for Shared {
     /// Sends `$/cancelRequest` for a call nobody waits for any more (unless turned off), so the
-    /// peer stops its handler. Best effort: a peer whose queue is full gets no cancellation.
+    /// peer stops its handler; queued even when the queue is full (see
+    /// [`Outbound::push_control`]).
     fn abandon(&self, id: u64) {
         if !self.settings.send_cancellations || self.closed.load(Ordering::Acquire) {
             return;
         }
         let frame = Frame::from(encode_cancel(id));
-        if self.outbound.try_push(frame).is_err() {
-            tracing::debug!(connection = %self.id, id, "outbound queue full; cancellation not sent");
+        if self.outbound.push_control(frame).is_err() {
+            tracing::debug!(connection = %self.id, id, "connection closed; cancellation not sent");
         }
     }
 }

@@ -3,6 +3,7 @@
 //! writer.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use tokio::sync::{Notify, Semaphore, TryAcquireError};
@@ -36,6 +37,9 @@ pub(crate) struct Outbound {
     room: Semaphore,
     /// Wakes the writer when a frame arrives (a permit is kept when it is not waiting).
     arrived: Notify,
+    /// Control frames queued past the bound ([`push_control`](Self::push_control)): the next
+    /// places given back repay them first.
+    over: AtomicUsize,
 }
 
 impl Outbound {
@@ -45,6 +49,7 @@ impl Outbound {
             frames: Mutex::new(VecDeque::new()),
             room: Semaphore::new(capacity.clamp(1, Semaphore::MAX_PERMITS)),
             arrived: Notify::new(),
+            over: AtomicUsize::new(0),
         }
     }
 
@@ -58,6 +63,21 @@ impl Outbound {
         match self.room.try_acquire() {
             Ok(permit) => permit.forget(),
             Err(TryAcquireError::NoPermits) => return Err(Refused::Full),
+            Err(TryAcquireError::Closed) => return Err(Refused::Closed),
+        }
+        self.append(frame);
+        Ok(())
+    }
+
+    /// Queues a control frame (a `$/cancelRequest`) even when the queue is full: dropping it
+    /// would leave the peer's handler running, and there are few (at most one per call of ours,
+    /// and those are bounded by the pending table). Refused only once the connection is closed.
+    pub(crate) fn push_control(&self, frame: Frame) -> Result<(), Refused> {
+        match self.room.try_acquire() {
+            Ok(permit) => permit.forget(),
+            Err(TryAcquireError::NoPermits) => {
+                self.over.fetch_add(1, Ordering::AcqRel);
+            }
             Err(TryAcquireError::Closed) => return Err(Refused::Closed),
         }
         self.append(frame);
@@ -106,7 +126,18 @@ impl Outbound {
     /// and since written (or dropped), and frees the emptied `burst`'s buffer if it grew past
     /// what an idle connection keeps.
     pub(crate) fn written(&self, count: usize, burst: &mut VecDeque<Frame>) {
-        self.room.add_permits(count);
+        let mut give = count;
+        if self.over.load(Ordering::Acquire) > 0 {
+            // Rare: control frames went past the bound; their places are not given back.
+            let repay = |over: usize| Some(over - over.min(count));
+            if let Ok(over) = self
+                .over
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, repay)
+            {
+                give -= over.min(count);
+            }
+        }
+        self.room.add_permits(give);
         shed(burst);
     }
 
@@ -146,6 +177,28 @@ mod tests {
         queue.close();
         assert_eq!(queue.try_push(Frame::from("4")), Err(Refused::Closed));
         assert_eq!(queue.push(Frame::from("4")).await, Err(Refused::Closed));
+    }
+
+    #[tokio::test]
+    async fn a_control_frame_goes_past_the_bound_and_its_place_is_repaid() {
+        let queue = Outbound::new(2);
+        queue.try_push(Frame::from("1")).unwrap();
+        queue.try_push(Frame::from("2")).unwrap();
+        assert_eq!(queue.try_push(Frame::from("3")), Err(Refused::Full));
+        queue.push_control(Frame::from("cancel")).unwrap();
+        let mut burst = VecDeque::new();
+        assert_eq!(queue.take_burst(&mut burst, 8), 3);
+        assert_eq!(texts(&mut burst), ["1", "2", "cancel"]);
+        // Three written, one of them past the bound: two places come back, not three.
+        queue.written(3, &mut burst);
+        queue.try_push(Frame::from("4")).unwrap();
+        queue.try_push(Frame::from("5")).unwrap();
+        assert_eq!(queue.try_push(Frame::from("6")), Err(Refused::Full));
+        queue.close();
+        assert_eq!(
+            queue.push_control(Frame::from("late")),
+            Err(Refused::Closed)
+        );
     }
 
     #[tokio::test]

@@ -1,6 +1,13 @@
 //! The contract of `#[echorpc::service]` traits (feature `schema`): the OpenRPC document, the
 //! TypeScript module, `rpc.discover` over a real socket, and services whose types do not derive
 //! `JsonSchema` still compiling while the feature is on.
+//!
+//! The `Game` service has every shape the TypeScript mapping treats specially (a trailing and a
+//! middle `Option`, enums tagged each way serde tags them, unit variants, whole-struct params,
+//! `()`). `tests/contract/run.sh` has `game_contract_is_deterministic_and_exported` write its
+//! OpenRPC document and TypeScript module (env `ECHORPC_CONTRACT_OUT=DIR`), then validates the
+//! document against the OpenRPC meta-schema and compiles the module under `tsc --strict` with a
+//! sample using every shape and a sample that must fail.
 
 use std::time::Duration;
 
@@ -22,7 +29,7 @@ pub struct Point {
     pub label: Option<String>,
 }
 
-/// A move, tagged the way serde tags it.
+/// A move, internally tagged: `{ "kind": "go", "to": ... }`.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Move {
@@ -31,8 +38,69 @@ pub enum Move {
         /// Where to.
         to: Point,
     },
+    /// Drop a piece on a point: the point's fields next to the tag.
+    Drop(Point),
     /// Stay put.
     Pass,
+}
+
+/// A colour: unit variants only, so a string on the wire.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq)]
+#[serde(rename_all = "lowercase")]
+pub enum Color {
+    /// Moves first.
+    Black,
+    /// Moves second.
+    White,
+}
+
+/// A piece, externally tagged (serde's default): a unit variant is its name, the others
+/// `{ "name": content }`.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
+#[serde(rename_all = "snake_case")]
+pub enum Piece {
+    /// A plain stone.
+    Stone,
+    /// A stone of one colour (a newtype variant).
+    Colored(Color),
+    /// A stack of stones (a tuple variant).
+    Stack(u8, Color),
+    /// A king (a struct variant).
+    King {
+        /// Whose.
+        color: Color,
+        /// Crowned already.
+        crowned: bool,
+    },
+}
+
+/// How a game ended, adjacently tagged: `{ "type": "win", "data": "black" }`.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
+#[serde(tag = "type", content = "data", rename_all = "snake_case")]
+pub enum Outcome {
+    /// One colour won.
+    Win(Color),
+    /// Nobody won.
+    Draw,
+    /// Counted.
+    Score {
+        /// Black's points.
+        black: u32,
+        /// White's points.
+        white: u32,
+    },
+}
+
+/// The rules of a game, sent as the whole params of `configure`.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
+pub struct Rules {
+    /// Lines on each side.
+    pub size: u8,
+    /// Points given to white, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub komi: Option<f64>,
+    /// Who moves first.
+    pub first: Color,
 }
 
 /// The board game.
@@ -54,6 +122,17 @@ pub trait Game {
     /// Someone moved.
     #[echorpc(event)]
     async fn moved(&self, m: Move);
+    /// Marks a point: `label` is a middle `Option` (required, may be null), `piece` a trailing
+    /// one (may be left out).
+    async fn mark(&self, label: Option<String>, at: Point, piece: Option<Piece>) -> Piece;
+    /// Sets the rules; the whole params are the rules.
+    #[echorpc(params = "whole")]
+    async fn configure(&self, rules: Rules) -> Rules;
+    /// Ends the game.
+    async fn finish(&self, outcome: Outcome) -> Option<Color>;
+    /// The game ended.
+    #[echorpc(event)]
+    async fn finished(&self, outcome: Outcome, pieces: Vec<Piece>);
 }
 
 /// Not a schema type: a service using it must still compile with the feature on.
@@ -79,7 +158,7 @@ impl Game for Board {
     }
     async fn play(&self, m: Move) -> Vec<Point> {
         match m {
-            Move::Go { to } => vec![to],
+            Move::Go { to } | Move::Drop(to) => vec![to],
             Move::Pass => Vec::new(),
         }
     }
@@ -88,6 +167,19 @@ impl Game for Board {
         true
     }
     async fn moved(&self, _m: Move) {}
+    async fn mark(&self, _label: Option<String>, _at: Point, piece: Option<Piece>) -> Piece {
+        piece.unwrap_or(Piece::Stone)
+    }
+    async fn configure(&self, rules: Rules) -> Rules {
+        rules
+    }
+    async fn finish(&self, outcome: Outcome) -> Option<Color> {
+        match outcome {
+            Outcome::Win(color) => Some(color),
+            Outcome::Draw | Outcome::Score { .. } => None,
+        }
+    }
+    async fn finished(&self, _outcome: Outcome, _pieces: Vec<Piece>) {}
 }
 
 struct PlainImpl;
@@ -129,7 +221,11 @@ fn openrpc_document_has_wire_names_params_results_events_and_docs() {
             "game.play",
             "game.reset_all",
             "game.put",
-            "game.moved"
+            "game.moved",
+            "game.mark",
+            "game.configure",
+            "game.finish",
+            "game.finished"
         ]
     );
 
@@ -190,6 +286,8 @@ fn typescript_module_has_client_register_and_serde_names() {
         "export function registerGame(peer: EchoRegistrar, impl: Game): void {",
         "  place(at: Point, note?: string | null): Promise<number> {",
         "    return Promise.resolve(this.peer.request(\"game.place\", { at, note }));",
+        // Only a trailing `Option` may be left out; one in the middle is required `| null`.
+        "  mark(label: string | null, at: Point, piece?: Piece | null): Promise<Piece> {",
         "  play(m: Move): Promise<Point[]> {",
         "    return Promise.resolve(this.peer.request(\"game.play\", m));",
         "  reset(): Promise<null> {",
@@ -205,6 +303,29 @@ fn typescript_module_has_client_register_and_serde_names() {
         assert!(ts.contains(expected), "missing {expected:?} in:\n{ts}");
     }
     assert!(!ts.contains("import "), "the module imports nothing:\n{ts}");
+}
+
+/// Names a directory where `game_contract_is_deterministic_and_exported` writes `openrpc.json`
+/// and `services.ts`, for the OpenRPC and `tsc` checks of `tests/contract/run.sh`.
+const EXPORT_DIR: &str = "ECHORPC_CONTRACT_OUT";
+
+#[test]
+fn game_contract_is_deterministic_and_exported() {
+    let openrpc = serde_json::to_string_pretty(&api().openrpc()).unwrap() + "\n";
+    let ts = api().typescript();
+    // Made again from scratch (a new schema generator, new maps): the same bytes, so the files
+    // the checks compile do not depend on the run.
+    assert_eq!(
+        serde_json::to_string_pretty(&api().openrpc()).unwrap() + "\n",
+        openrpc
+    );
+    assert_eq!(api().typescript(), ts);
+    if let Some(dir) = std::env::var_os(EXPORT_DIR) {
+        let dir = std::path::PathBuf::from(dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("openrpc.json"), openrpc).unwrap();
+        std::fs::write(dir.join("services.ts"), ts).unwrap();
+    }
 }
 
 #[test]

@@ -6,8 +6,17 @@
 #   3. the committed examples/chat/services.ts is what export writes now;
 #   4. samples/usage.ts type-checks against services.ts under `tsc --strict --noEmit`;
 #   5. samples/wrong_param.ts fails to, with exactly the expected error;
-#   6. the chat page's TypeScript compiles, and the committed examples/chat/dist is its output;
-#   7. the chat page works in headless Chromium (chat.test.mjs).
+#   6. the `Game` service of echorpc/tests/contract_openrpc.rs (every shape the TypeScript
+#      mapping treats specially: trailing and middle `Option`, enums tagged each way serde tags
+#      them, unit variants, whole-struct params, `()`) is exported by that test
+#      (ECHORPC_CONTRACT_OUT=DIR);
+#   7. its openrpc.json is valid like the examples';
+#   8. samples/game_usage.ts, using every shape, type-checks against its services.ts;
+#   9. samples/game_wrong.ts fails to, with exactly the errors its EXPECTED-ERROR markers name
+#      (expect-errors.mjs);
+#  10. the chat page's TypeScript compiles, and the committed examples/chat/dist is its output;
+#  11. the chat page works in headless Chromium (chat.test.mjs), showing the method and
+#      callback counts of the exported openrpc.json.
 # Needs node/npm and chromium: with CI=true a missing one is a failure, otherwise a skip that
 # says so. Ends with "contract checks: N passed, N failed".
 set -euo pipefail
@@ -76,6 +85,32 @@ wrong_fails_as_expected() {
 }
 check "samples/wrong_param.ts fails with TS2345 on its marked line" wrong_fails_as_expected
 
+# The Game service: every shape of the mapping, through the same checks.
+export_game() {
+  (cd "$root" && ECHORPC_CONTRACT_OUT="$out/game" cargo test --quiet -p echorpc --features schema \
+    --test contract_openrpc -- --exact game_contract_is_deterministic_and_exported)
+  # A renamed test would run nothing and pass: the files must be there.
+  test -s "$out/game/openrpc.json" && test -s "$out/game/services.ts"
+}
+check "game contract: the contract_openrpc test exports openrpc.json and services.ts" export_game
+check "game openrpc.json is valid OpenRPC (meta-schema) with compiling schemas" \
+  node validate-openrpc.mjs "$out/game/openrpc.json" game.place game.play game.reset_all game.put \
+  game.moved game.mark game.configure game.finish game.finished
+mkdir -p "$out/game-usage" "$out/game-wrong"
+cp "$out/game/services.ts" samples/game_usage.ts "$out/game-usage/"
+cp "$out/game/services.ts" samples/game_wrong.ts "$out/game-wrong/"
+check "samples/game_usage.ts (every Option/enum/params shape) type-checks (tsc --strict --noEmit)" \
+  "${tsc[@]}" "${strict[@]}" "$out/game-usage/game_usage.ts"
+game_wrong_fails_as_expected() {
+  if "${tsc[@]}" "${strict[@]}" "$out/game-wrong/game_wrong.ts" >"$out/game-wrong.log" 2>&1; then
+    echo "game_wrong.ts compiled, but breaks the Game module's types on every marked line"
+    return 1
+  fi
+  cat "$out/game-wrong.log"
+  node expect-errors.mjs "$out/game-wrong/game_wrong.ts" "$out/game-wrong.log"
+}
+check "samples/game_wrong.ts fails with exactly its marked errors" game_wrong_fails_as_expected
+
 page_compiles_to_committed_dist() {
   mkdir -p "$out/page"
   cp "$out/gen/services.ts" "$root/examples/chat/chat.ts" "$out/page/"
@@ -85,7 +120,8 @@ page_compiles_to_committed_dist() {
 }
 check "the chat page compiles; examples/chat/dist is its output" page_compiles_to_committed_dist
 check "chat page in headless Chromium: two tabs chat, server calls the page back" \
-  env CHAT_BIN="$target/debug/examples/chat" CHROMIUM="$chromium_bin" node --test chat.test.mjs
+  env CHAT_BIN="$target/debug/examples/chat" CHROMIUM="$chromium_bin" OPENRPC="$out/gen/openrpc.json" \
+  node --test chat.test.mjs
 
 echo "contract checks: $passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -10,7 +10,9 @@
 //!   happened;
 //! - a call abandoned before its answer is cancelled (`$/cancelRequest`) or stopped with its
 //!   connection: its handler never runs to its end;
-//! - once everything is done, no call is pending and no handler is in flight on either side.
+//! - once everything is done, no call is pending and no handler is in flight on either side,
+//!   on the current connection and on every one a reconnect replaced (each of those closed);
+//! - once the client and the server are gone, no task of theirs is left on the runtime.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -34,8 +36,9 @@ enum Action {
     ClientEvent,
     /// The server publishes an event to the client.
     ServerEvent,
-    /// The connection drops (the client disconnects) and the client connects again.
-    Reconnect,
+    /// The connection drops and the client connects again: the client disconnects, or (with
+    /// `by_server`) the server closes the connection under it.
+    Reconnect { by_server: bool },
     /// The client calls `slow` (sleeping `ms`) and stops waiting after `after` ms (< `ms`):
     /// the call is cancelled, and its handler must never finish.
     Abandon { ms: u64, after: u64 },
@@ -70,7 +73,7 @@ fn action() -> impl Strategy<Value = Action> {
         2 => Just(Action::ServerCall),
         3 => Just(Action::ClientEvent),
         3 => Just(Action::ServerEvent),
-        1 => Just(Action::Reconnect),
+        1 => any::<bool>().prop_map(|by_server| Action::Reconnect { by_server }),
         2 => (10u64..60)
             .prop_flat_map(|ms| (Just(ms), 1..ms - 2))
             .prop_map(|(ms, after)| Action::Abandon { ms, after }),
@@ -99,6 +102,8 @@ struct Case {
     client: Client,
     /// The server's side of the current connection, and its generation.
     current: Mutex<(Connection, u64)>,
+    /// The server's side of every connection the case made, the current one last.
+    every_connection: Mutex<Vec<Connection>>,
     seen: Arc<Mutex<Seen>>,
     /// Bumped before a disconnect and after the reconnect: odd while reconnecting.
     generation: Mutex<u64>,
@@ -206,6 +211,7 @@ impl Case {
         Arc::new(Self {
             server,
             client,
+            every_connection: Mutex::new(vec![conn.clone()]),
             current: Mutex::new((conn, 0)),
             seen,
             generation: Mutex::new(0),
@@ -293,10 +299,32 @@ async fn run_case(actions: Vec<(u64, Action)>) {
         "server handlers left running"
     );
 
+    let replaced = case.every_connection.lock().unwrap().clone();
+    for (i, conn) in replaced.iter().rev().skip(1).enumerate() {
+        assert!(!conn.is_open(), "replaced connection {i} still open");
+        assert_eq!(
+            conn.pending_calls(),
+            0,
+            "replaced connection {i}: calls pending"
+        );
+        assert_eq!(
+            conn.requests_in_flight(),
+            0,
+            "replaced connection {i}: handlers running"
+        );
+    }
+
     check_seen(&case.seen.lock().unwrap(), final_generation);
     case.client.disconnect().await;
     server_conn.closed().await;
     case.server.stop().await;
+    drop((case, server_conn, client_conn, replaced));
+    // Everything the client and the server started ends with them.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let left = tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks();
+    assert_eq!(left, 0, "tasks left on the runtime");
 }
 
 /// The handler runs and events of a finished case.
@@ -416,11 +444,23 @@ async fn perform(case: &Case, action: Action, arg: i64) {
                 }
             }
         }
-        Action::Reconnect => {
+        Action::Reconnect { by_server } => {
             let _one = case.reconnecting.lock().await;
             *case.generation.lock().unwrap() += 1;
-            case.client.disconnect().await;
+            if by_server {
+                let (server_conn, client_conn) = {
+                    let current = case.current.lock().unwrap();
+                    (current.0.clone(), case.client.connection())
+                };
+                server_conn.close().await;
+                if let Some(client_conn) = client_conn {
+                    client_conn.closed().await;
+                }
+            } else {
+                case.client.disconnect().await;
+            }
             let conn = connect(&case.server, &case.client).await;
+            case.every_connection.lock().unwrap().push(conn.clone());
             let mut generation = case.generation.lock().unwrap();
             *generation += 1;
             *case.current.lock().unwrap() = (conn, *generation);

@@ -283,7 +283,11 @@ fn typescript_module_has_client_register_and_serde_names() {
     let ts = api().typescript();
     for expected in [
         "export class GameClient {",
-        "export function registerGame(peer: EchoRegistrar, impl: Game): void {",
+        "export function registerGame<$Peer extends EchoRegistrar>(peer: $Peer, impl: Game<EchoContext<$Peer>>): void {",
+        // What the peer passes its handlers after the params reaches the implementation.
+        "  mark(label: string | null, at: Point, piece?: Piece | null, ...context: $Context): Awaitable<Piece>;",
+        "  peer.register(\"game.reset_all\", async (_params: any, ...context: any[]) => {",
+        "    return impl.place(at, note, ...(context as EchoContext<$Peer>));",
         "  place(at: Point, note?: string | null): Promise<number> {",
         "    return Promise.resolve(this.peer.request(\"game.place\", { at, note }));",
         // Only a trailing `Option` may be left out; one in the middle is required `| null`.
@@ -293,7 +297,7 @@ fn typescript_module_has_client_register_and_serde_names() {
         "  reset(): Promise<null> {",
         "    return Promise.resolve(this.peer.request(\"game.reset_all\"));",
         "    return Promise.resolve(this.peer.publish(\"game.moved\", m)).then(() => undefined);",
-        "  peer.subscribe(\"game.moved\", async (params: any) => {",
+        "  peer.subscribe(\"game.moved\", async (params: any, ...context: any[]) => {",
         "export interface Point {",
         "  label?: string | null;",
         "kind: \"go\";",

@@ -10,11 +10,27 @@ export interface EchoCaller {
   publish(method: string, params?: any): unknown;
 }
 
-/** Answers calls and receives events: an `EchoClient`, an `EchoServer`, or anything alike. */
+/**
+ * Answers calls and receives events: an `EchoClient`, an `EchoServer`, or anything alike. What
+ * it passes its handlers after the params (an `EchoServer`: the calling connection) reaches the
+ * implementation's methods as trailing arguments: see `EchoContext`.
+ */
 export interface EchoRegistrar {
-  register(method: string, handler: (params: any) => unknown): unknown;
-  subscribe(method: string, callback: (data: any) => unknown): unknown;
+  register(method: string, handler: (params: any, ...context: any[]) => unknown): unknown;
+  subscribe(method: string, callback: (data: any, ...context: any[]) => unknown): unknown;
 }
+
+/**
+ * The arguments `P` passes its method handlers after the params, as its `register` declares
+ * them (`[conn: Connection]` for a server whose handlers get `(params, conn)`; `[]` for a
+ * client): implementations passed to `register<Trait>(peer, impl)` receive them after the
+ * trait's arguments. Events get what `subscribe` passes, typed the same.
+ */
+export type EchoContext<P> = P extends {
+  register(method: string, handler: (params: any, ...context: infer C) => any): any;
+}
+  ? C
+  : [];
 
 /** A value, or a promise of it: implementations may be plain or `async`. */
 export type Awaitable<T> = T | PromiseLike<T>;
@@ -57,26 +73,26 @@ export interface Who {
  *
  * The methods and events of `App`, as an implementation passed to `registerApp` provides them (plain or `async`).
  */
-export interface App {
+export interface App<$Context extends unknown[] = []> {
   /**
    * `add` {a, b} → {"sum": a + b}.
    *
    * Method `add`.
    */
-  add(a: number, b: number): Awaitable<Sum>;
+  add(a: number, b: number, ...context: $Context): Awaitable<Sum>;
   /**
    * `whoami` → the caller's role and client id.
    *
    * Method `whoami`.
    */
-  whoami(): Awaitable<Who>;
+  whoami(...context: $Context): Awaitable<Who>;
   /**
    * `ask_double` {x} → asks the caller's `double` {x} and returns its answer unchanged.
    * Both `x` and the answer may be any JSON value: the server relays them as they are.
    *
    * Method `ask_double`.
    */
-  askDouble(x: unknown): Awaitable<unknown>;
+  askDouble(x: unknown, ...context: $Context): Awaitable<unknown>;
   /**
    * `ask_double_of` {client_id, x} → asks `double` {x} of the client with that client_id, on
    * whichever node of the cluster it is connected (its most recent connection), and returns
@@ -84,39 +100,39 @@ export interface App {
    *
    * Method `ask_double_of`.
    */
-  askDoubleOf(client_id: string, x: unknown): Awaitable<unknown>;
+  askDoubleOf(client_id: string, x: unknown, ...context: $Context): Awaitable<unknown>;
   /**
    * `online` {role} → the sorted `client_id`s of every connection of that role, across the
    * cluster (one per connection).
    *
    * Method `online`.
    */
-  online(role: string): Awaitable<string[]>;
+  online(role: string, ...context: $Context): Awaitable<string[]>;
   /**
    * `announce` {role, text} → broadcasts `chat` {text} to every connection of that role.
    *
    * Method `announce`.
    */
-  announce(role: string, text: string): Awaitable<null | void>;
+  announce(role: string, text: string, ...context: $Context): Awaitable<null | void>;
   /**
    * The `chat` event from a client, rebroadcast to every other connection.
    *
    * Event `chat`.
    */
-  chat(msg: Chat): Awaitable<void>;
+  chat(msg: Chat, ...context: $Context): Awaitable<void>;
   /**
    * `slow` {ms} → sleeps `ms` milliseconds, then answers {"slept": ms}. A cancelled call
    * (`$/cancelRequest`, or its connection closed) stops at once.
    *
    * Method `slow`.
    */
-  slow(ms: number): Awaitable<Slept>;
+  slow(ms: number, ...context: $Context): Awaitable<Slept>;
   /**
    * `running` → how many `slow` calls are running right now on the whole server.
    *
    * Method `running`.
    */
-  running(): Awaitable<number>;
+  running(...context: $Context): Awaitable<number>;
 }
 
 /** Calls `App` on a peer that implements it: one method per method (a typed `Promise` of the result) and per event (publishes). */
@@ -211,41 +227,41 @@ export class AppClient {
   }
 }
 
-/** Registers `impl`'s methods and subscribes its events on `peer` (an `EchoClient` or `EchoServer`), so the other side's `AppClient` reaches it. */
-export function registerApp(peer: EchoRegistrar, impl: App): void {
-  peer.register("add", async (params: any) => {
+/** Registers `impl`'s methods and subscribes its events on `peer` (an `EchoClient` or `EchoServer`), so the other side's `AppClient` reaches it. What `peer` passes its handlers after the params (`EchoContext`, e.g. a server's calling connection) reaches `impl` after the trait's arguments. */
+export function registerApp<$Peer extends EchoRegistrar>(peer: $Peer, impl: App<EchoContext<$Peer>>): void {
+  peer.register("add", async (params: any, ...context: any[]) => {
     const [a, b] = echorpcArgs(params, ["a", "b"]);
-    return impl.add(a, b);
+    return impl.add(a, b, ...(context as EchoContext<$Peer>));
   });
-  peer.register("whoami", async () => {
-    return impl.whoami();
+  peer.register("whoami", async (_params: any, ...context: any[]) => {
+    return impl.whoami(...(context as EchoContext<$Peer>));
   });
-  peer.register("ask_double", async (params: any) => {
+  peer.register("ask_double", async (params: any, ...context: any[]) => {
     const [x] = echorpcArgs(params, ["x"]);
-    return impl.askDouble(x);
+    return impl.askDouble(x, ...(context as EchoContext<$Peer>));
   });
-  peer.register("ask_double_of", async (params: any) => {
+  peer.register("ask_double_of", async (params: any, ...context: any[]) => {
     const [client_id, x] = echorpcArgs(params, ["client_id", "x"]);
-    return impl.askDoubleOf(client_id, x);
+    return impl.askDoubleOf(client_id, x, ...(context as EchoContext<$Peer>));
   });
-  peer.register("online", async (params: any) => {
+  peer.register("online", async (params: any, ...context: any[]) => {
     const [role] = echorpcArgs(params, ["role"]);
-    return impl.online(role);
+    return impl.online(role, ...(context as EchoContext<$Peer>));
   });
-  peer.register("announce", async (params: any) => {
+  peer.register("announce", async (params: any, ...context: any[]) => {
     const [role, text] = echorpcArgs(params, ["role", "text"]);
-    await impl.announce(role, text);
+    await impl.announce(role, text, ...(context as EchoContext<$Peer>));
     return null;
   });
-  peer.subscribe("chat", async (params: any) => {
-    await impl.chat(params);
+  peer.subscribe("chat", async (params: any, ...context: any[]) => {
+    await impl.chat(params, ...(context as EchoContext<$Peer>));
   });
-  peer.register("slow", async (params: any) => {
+  peer.register("slow", async (params: any, ...context: any[]) => {
     const [ms] = echorpcArgs(params, ["ms"]);
-    return impl.slow(ms);
+    return impl.slow(ms, ...(context as EchoContext<$Peer>));
   });
-  peer.register("running", async () => {
-    return impl.running();
+  peer.register("running", async (_params: any, ...context: any[]) => {
+    return impl.running(...(context as EchoContext<$Peer>));
   });
 }
 
@@ -254,20 +270,20 @@ export function registerApp(peer: EchoRegistrar, impl: App): void {
  *
  * The methods and events of `Callbacks`, as an implementation passed to `registerCallbacks` provides them (plain or `async`).
  */
-export interface Callbacks {
+export interface Callbacks<$Context extends unknown[] = []> {
   /**
    * `double` {x} → x * 2. Typed as any JSON value, so the server relays whatever a client's
    * `double` answers (other clients may answer strings, arrays or `null`).
    *
    * Method `double`.
    */
-  double(x: unknown): Awaitable<unknown>;
+  double(x: unknown, ...context: $Context): Awaitable<unknown>;
   /**
    * The `chat` event from the server.
    *
    * Event `chat`.
    */
-  chat(msg: Chat): Awaitable<void>;
+  chat(msg: Chat, ...context: $Context): Awaitable<void>;
 }
 
 /** Calls `Callbacks` on a peer that implements it: one method per method (a typed `Promise` of the result) and per event (publishes). */
@@ -295,13 +311,13 @@ export class CallbacksClient {
   }
 }
 
-/** Registers `impl`'s methods and subscribes its events on `peer` (an `EchoClient` or `EchoServer`), so the other side's `CallbacksClient` reaches it. */
-export function registerCallbacks(peer: EchoRegistrar, impl: Callbacks): void {
-  peer.register("double", async (params: any) => {
+/** Registers `impl`'s methods and subscribes its events on `peer` (an `EchoClient` or `EchoServer`), so the other side's `CallbacksClient` reaches it. What `peer` passes its handlers after the params (`EchoContext`, e.g. a server's calling connection) reaches `impl` after the trait's arguments. */
+export function registerCallbacks<$Peer extends EchoRegistrar>(peer: $Peer, impl: Callbacks<EchoContext<$Peer>>): void {
+  peer.register("double", async (params: any, ...context: any[]) => {
     const [x] = echorpcArgs(params, ["x"]);
-    return impl.double(x);
+    return impl.double(x, ...(context as EchoContext<$Peer>));
   });
-  peer.subscribe("chat", async (params: any) => {
-    await impl.chat(params);
+  peer.subscribe("chat", async (params: any, ...context: any[]) => {
+    await impl.chat(params, ...(context as EchoContext<$Peer>));
   });
 }

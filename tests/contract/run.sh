@@ -64,8 +64,11 @@ check "export writes openrpc.json and services.ts" \
   "$target/debug/examples/export" "$out/gen"
 check "openrpc.json is valid OpenRPC (meta-schema) with compiling schemas" \
   node validate-openrpc.mjs "$out/gen/openrpc.json" add whoami ask_double announce chat double
-check "examples/chat/services.ts is what export writes now" \
-  diff -u "$root/examples/chat/services.ts" "$out/gen/services.ts"
+regenerate="(regenerate: bash tests/contract/regenerate-chat.sh)"
+committed_services_are_current() {
+  diff -u "$root/examples/chat/services.ts" "$out/gen/services.ts" || { echo "$regenerate"; return 1; }
+}
+check "examples/chat/services.ts is what export writes now" committed_services_are_current
 
 strict=(--strict --noEmit --target ES2020 --lib ES2020 --module ES2020 --moduleResolution bundler --noUnusedLocals)
 mkdir -p "$out/usage" "$out/wrong"
@@ -116,7 +119,7 @@ page_compiles_to_committed_dist() {
   cp "$out/gen/services.ts" "$root/examples/chat/chat.ts" "$out/page/"
   "${tsc[@]}" --strict --target ES2020 --lib ES2020,DOM --module ES2020 --moduleResolution bundler \
     --outDir "$out/page/dist" "$out/page/chat.ts" "$out/page/services.ts"
-  diff -ru "$root/examples/chat/dist" "$out/page/dist"
+  diff -ru "$root/examples/chat/dist" "$out/page/dist" || { echo "$regenerate"; return 1; }
 }
 check "the chat page compiles; examples/chat/dist is its output" page_compiles_to_committed_dist
 check "chat page in headless Chromium: two tabs chat, server calls the page back" \

@@ -30,11 +30,27 @@ export interface EchoCaller {
   publish(method: string, params?: any): unknown;
 }
 
-/** Answers calls and receives events: an `EchoClient`, an `EchoServer`, or anything alike. */
+/**
+ * Answers calls and receives events: an `EchoClient`, an `EchoServer`, or anything alike. What
+ * it passes its handlers after the params (an `EchoServer`: the calling connection) reaches the
+ * implementation's methods as trailing arguments: see `EchoContext`.
+ */
 export interface EchoRegistrar {
-  register(method: string, handler: (params: any) => unknown): unknown;
-  subscribe(method: string, callback: (data: any) => unknown): unknown;
+  register(method: string, handler: (params: any, ...context: any[]) => unknown): unknown;
+  subscribe(method: string, callback: (data: any, ...context: any[]) => unknown): unknown;
 }
+
+/**
+ * The arguments `P` passes its method handlers after the params, as its `register` declares
+ * them (`[conn: Connection]` for a server whose handlers get `(params, conn)`; `[]` for a
+ * client): implementations passed to `register<Trait>(peer, impl)` receive them after the
+ * trait's arguments. Events get what `subscribe` passes, typed the same.
+ */
+export type EchoContext<P> = P extends {
+  register(method: string, handler: (params: any, ...context: infer C) => any): any;
+}
+  ? C
+  : [];
 
 /** A value, or a promise of it: implementations may be plain or `async`. */
 export type Awaitable<T> = T | PromiseLike<T>;
@@ -171,7 +187,10 @@ fn service_module(
         if service.docs.is_empty() { "" } else { "\n\n" }
     );
     jsdoc(out, "", &docs);
-    let _ = writeln!(out, "export interface {interface} {{");
+    let _ = writeln!(
+        out,
+        "export interface {interface}<{CONTEXT} extends unknown[] = []> {{"
+    );
     for (method, sig) in &methods {
         method_doc(out, method);
         let result = if method.event {
@@ -181,11 +200,15 @@ fn service_module(
         } else {
             sig.result.clone()
         };
+        let params = if sig.params.is_empty() {
+            format!("...context: {CONTEXT}")
+        } else {
+            format!("{}, ...context: {CONTEXT}", sig.params)
+        };
         let _ = writeln!(
             out,
-            "  {}({}): Awaitable<{result}>;",
-            camel(method.rust_name),
-            sig.params
+            "  {}({params}): Awaitable<{result}>;",
+            camel(method.rust_name)
         );
     }
     out.push_str("}\n\n");
@@ -234,19 +257,21 @@ fn service_module(
         "",
         &format!(
             "Registers `impl`'s methods and subscribes its events on `peer` (an `EchoClient` or \
-             `EchoServer`), so the other side's `{name}Client` reaches it."
+             `EchoServer`), so the other side's `{name}Client` reaches it. What `peer` passes \
+             its handlers after the params (`EchoContext`, e.g. a server's calling connection) \
+             reaches `impl` after the trait's arguments."
         ),
     );
     let _ = writeln!(
         out,
-        "export function register{name}(peer: EchoRegistrar, impl: {interface}): void {{"
+        "export function register{name}<{PEER} extends EchoRegistrar>(peer: {PEER}, impl: {interface}<EchoContext<{PEER}>>): void {{"
     );
     for (method, sig) in &methods {
         let wire = string_literal(method.wire);
         let camel_name = camel(method.rust_name);
         let (takes, unpack, args) = match method.params {
-            ParamsStyle::None => ("", String::new(), String::new()),
-            ParamsStyle::Whole => ("params: any", String::new(), "params".to_owned()),
+            ParamsStyle::None => ("_params: any", String::new(), String::new()),
+            ParamsStyle::Whole => ("params: any", String::new(), "params, ".to_owned()),
             ParamsStyle::Named => {
                 let names: Vec<String> =
                     method.args.iter().map(|a| string_literal(a.name)).collect();
@@ -257,11 +282,15 @@ fn service_module(
                         sig.idents.join(", "),
                         names.join(", ")
                     ),
-                    sig.idents.join(", "),
+                    sig.idents
+                        .iter()
+                        .map(|ident| format!("{ident}, "))
+                        .collect(),
                 )
             }
         };
-        let call = format!("impl.{camel_name}({args})");
+        let takes = format!("{takes}, ...context: any[]");
+        let call = format!("impl.{camel_name}({args}...(context as EchoContext<{PEER}>))");
         if method.event {
             let _ = writeln!(
                 out,
@@ -515,6 +544,13 @@ fn property_key(name: &str) -> String {
     }
 }
 
+/// The type parameter of a service interface: what the peer passes handlers after the params.
+/// `$` keeps it apart from every type a Rust name becomes.
+const CONTEXT: &str = "$Context";
+
+/// The type parameter of `register<Trait>`: the peer's type. `$` as for [`CONTEXT`].
+const PEER: &str = "$Peer";
+
 /// Words a TypeScript parameter cannot be named.
 const RESERVED: &[&str] = &[
     "arguments",
@@ -569,7 +605,8 @@ const RESERVED: &[&str] = &[
 
 fn param_ident(name: &str) -> String {
     let ident = ident(name);
-    if RESERVED.contains(&ident.as_str()) || ident == "params" || ident == "impl" {
+    if RESERVED.contains(&ident.as_str()) || ["params", "impl", "context"].contains(&ident.as_str())
+    {
         format!("{ident}_")
     } else {
         ident
@@ -682,5 +719,8 @@ mod tests {
     fn reserved_parameter_names_get_an_underscore() {
         assert_eq!(param_ident("class"), "class_");
         assert_eq!(param_ident("x"), "x");
+        // Names the generated `register…` uses itself.
+        assert_eq!(param_ident("context"), "context_");
+        assert_eq!(param_ident("impl"), "impl_");
     }
 }

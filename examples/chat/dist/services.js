@@ -95,41 +95,41 @@ export class AppClient {
         return Promise.resolve(this.peer.request("running"));
     }
 }
-/** Registers `impl`'s methods and subscribes its events on `peer` (an `EchoClient` or `EchoServer`), so the other side's `AppClient` reaches it. */
+/** Registers `impl`'s methods and subscribes its events on `peer` (an `EchoClient` or `EchoServer`), so the other side's `AppClient` reaches it. What `peer` passes its handlers after the params (`EchoContext`, e.g. a server's calling connection) reaches `impl` after the trait's arguments. */
 export function registerApp(peer, impl) {
-    peer.register("add", async (params) => {
+    peer.register("add", async (params, ...context) => {
         const [a, b] = echorpcArgs(params, ["a", "b"]);
-        return impl.add(a, b);
+        return impl.add(a, b, ...context);
     });
-    peer.register("whoami", async () => {
-        return impl.whoami();
+    peer.register("whoami", async (_params, ...context) => {
+        return impl.whoami(...context);
     });
-    peer.register("ask_double", async (params) => {
+    peer.register("ask_double", async (params, ...context) => {
         const [x] = echorpcArgs(params, ["x"]);
-        return impl.askDouble(x);
+        return impl.askDouble(x, ...context);
     });
-    peer.register("ask_double_of", async (params) => {
+    peer.register("ask_double_of", async (params, ...context) => {
         const [client_id, x] = echorpcArgs(params, ["client_id", "x"]);
-        return impl.askDoubleOf(client_id, x);
+        return impl.askDoubleOf(client_id, x, ...context);
     });
-    peer.register("online", async (params) => {
+    peer.register("online", async (params, ...context) => {
         const [role] = echorpcArgs(params, ["role"]);
-        return impl.online(role);
+        return impl.online(role, ...context);
     });
-    peer.register("announce", async (params) => {
+    peer.register("announce", async (params, ...context) => {
         const [role, text] = echorpcArgs(params, ["role", "text"]);
-        await impl.announce(role, text);
+        await impl.announce(role, text, ...context);
         return null;
     });
-    peer.subscribe("chat", async (params) => {
-        await impl.chat(params);
+    peer.subscribe("chat", async (params, ...context) => {
+        await impl.chat(params, ...context);
     });
-    peer.register("slow", async (params) => {
+    peer.register("slow", async (params, ...context) => {
         const [ms] = echorpcArgs(params, ["ms"]);
-        return impl.slow(ms);
+        return impl.slow(ms, ...context);
     });
-    peer.register("running", async () => {
-        return impl.running();
+    peer.register("running", async (_params, ...context) => {
+        return impl.running(...context);
     });
 }
 /** Calls `Callbacks` on a peer that implements it: one method per method (a typed `Promise` of the result) and per event (publishes). */
@@ -156,13 +156,13 @@ export class CallbacksClient {
         return Promise.resolve(this.peer.publish("chat", msg)).then(() => undefined);
     }
 }
-/** Registers `impl`'s methods and subscribes its events on `peer` (an `EchoClient` or `EchoServer`), so the other side's `CallbacksClient` reaches it. */
+/** Registers `impl`'s methods and subscribes its events on `peer` (an `EchoClient` or `EchoServer`), so the other side's `CallbacksClient` reaches it. What `peer` passes its handlers after the params (`EchoContext`, e.g. a server's calling connection) reaches `impl` after the trait's arguments. */
 export function registerCallbacks(peer, impl) {
-    peer.register("double", async (params) => {
+    peer.register("double", async (params, ...context) => {
         const [x] = echorpcArgs(params, ["x"]);
-        return impl.double(x);
+        return impl.double(x, ...context);
     });
-    peer.subscribe("chat", async (params) => {
-        await impl.chat(params);
+    peer.subscribe("chat", async (params, ...context) => {
+        await impl.chat(params, ...context);
     });
 }

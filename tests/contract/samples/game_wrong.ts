@@ -1,6 +1,6 @@
 // Must NOT type-check: each marked line breaks one rule of the `Game` module's types, and tsc
 // must report exactly the marked errors (checked by expect-errors.mjs).
-import { GameClient, type EchoCaller, type Move, type Outcome, type Piece, type Point } from "./services.js";
+import { GameClient, registerGame, type EchoCaller, type Move, type Outcome, type Piece, type Point } from "./services.js";
 
 const at: Point = { x: 3, y: 4 };
 
@@ -21,4 +21,24 @@ export async function wrong(peer: EchoCaller): Promise<void> {
   // `()` resolves to null, not undefined.
   const reset: undefined = await game.reset(); // EXPECTED-ERROR TS2322: Type 'null' is not assignable to type 'undefined'.
   void [jump, piece, win, reset];
+}
+
+// A client passes its handlers nothing after the params: an implementation registered on one
+// cannot take a connection.
+interface ClientPeer {
+  register(method: string, handler: (params: any) => unknown): void;
+  subscribe(method: string, callback: (data: any) => unknown): void;
+}
+export function serveOnClient(peer: ClientPeer): void {
+  registerGame(peer, {
+    place: (at, _note, conn: EchoCaller) => at.x + (conn ? 1 : 0), // EXPECTED-ERROR TS2322: is not assignable to type '(at: Point, note?: string | null | undefined) => Awaitable<number>'.
+    play: () => [],
+    reset: () => null,
+    put: () => true,
+    moved: () => {},
+    mark: () => "stone",
+    configure: (rules) => rules,
+    finish: () => null,
+    finished: () => {},
+  });
 }

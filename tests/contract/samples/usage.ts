@@ -78,14 +78,31 @@ export function offerAsync(client: EchoClientLike): void {
   registerCallbacks(client, new AsyncCallbacks());
 }
 
-// A TypeScript server implementing App, and calling a client back through its connection.
-export function serve(server: EchoServerLike, conn: ConnectionLike): void {
+// A TypeScript server implementing App: after the trait's arguments, each handler gets what
+// the server passes its handlers (here the calling connection, as EchoServerLike's `register`
+// declares it), and calls that client back through it.
+export function serve(server: EchoServerLike): void {
+  registerApp(server, {
+    add: (a, b) => ({ sum: a + b }),
+    whoami: async () => ({ role: "web", client_id: "c1" }),
+    askDouble: (x, conn) => new CallbacksClient(conn).double(x),
+    askDoubleOf: async (clientId, x, conn) => (clientId === "c1" ? new CallbacksClient(conn).double(x) : null),
+    online: (role) => (role === "web" ? ["c1"] : []),
+    announce: async () => {},
+    chat: (msg, conn) => new CallbacksClient(conn).chat(msg),
+    slow: async (ms) => ({ slept: ms }),
+    running: () => 0,
+  });
+}
+
+// An implementation typed without the connection (`App` is `App<[]>`) still fits a server.
+export function serveWithoutConnection(server: EchoServerLike): void {
   const impl: App = {
     add: (a, b) => ({ sum: a + b }),
     whoami: async () => ({ role: "web", client_id: "c1" }),
-    askDouble: (x) => new CallbacksClient(conn).double(x),
-    askDoubleOf: async (clientId, x) => (clientId === "c1" ? new CallbacksClient(conn).double(x) : null),
-    online: (role) => (role === "web" ? ["c1"] : []),
+    askDouble: (x) => x,
+    askDoubleOf: async () => null,
+    online: () => [],
     announce: async () => {},
     chat: () => {},
     slow: async (ms) => ({ slept: ms }),

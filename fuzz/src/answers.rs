@@ -80,8 +80,13 @@ pub enum Received {
     Single(Answer),
     /// A batch answer (never empty).
     Batch(Vec<Answer>),
-    /// A request or a notification from the other side (a call back, a ping): not an answer.
-    Call,
+    /// A request or a notification from the other side (a call back, a pong): not an answer.
+    Call {
+        /// The method name (`None` when it is not a JSON string).
+        method: Option<String>,
+        /// The id's raw text, `None` for a notification.
+        id: Option<String>,
+    },
 }
 
 /// Classifies a frame received from the runtime, panicking when it is neither a well-formed
@@ -102,7 +107,12 @@ pub fn classify_received(text: &str) -> Received {
                     Some(r#""2.0""#),
                     "call without jsonrpc 2.0: {text:.300}"
                 );
-                Received::Call
+                Received::Call {
+                    method: fields
+                        .get("method")
+                        .and_then(|raw| serde_json::from_str(raw.get()).ok()),
+                    id: fields.get("id").map(|raw| raw.get().to_owned()),
+                }
             } else {
                 Received::Single(parse_answer(text))
             }

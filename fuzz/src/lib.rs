@@ -12,6 +12,7 @@ pub mod client_frames;
 pub mod http_upgrade;
 pub mod params_decode;
 pub mod router_frames;
+pub mod spec;
 pub mod wire;
 
 use std::future::Future;

@@ -26,6 +26,7 @@ pub use crate::service::{Handlers, Peer, Service};
 pub use crate::{Connection, Error, Server};
 
 pub use crate::__echorpc_contract_gate as contract_gate;
+pub use crate::__echorpc_record_contract as record_contract;
 #[cfg(feature = "schema")]
 pub use crate::contract::__support as contract;
 

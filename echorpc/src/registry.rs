@@ -25,7 +25,12 @@ pub(crate) struct Registry {
     /// with one shared atomic load.
     methods_version: AtomicU64,
     events: RwLock<HashMap<Box<str>, Subscribers>>,
+    /// Bumped on every change of `events` (what `rpc.discover` caches its document by).
+    events_version: AtomicU64,
     next_subscription: AtomicU64,
+    /// The contracts of the generated services mounted here (feature `schema`).
+    #[cfg(feature = "schema")]
+    contracts: std::sync::Mutex<crate::contract::MountedContracts>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -101,6 +106,7 @@ impl Registry {
         let mut list = entry.to_vec();
         list.push((id, handler));
         *entry = list.into();
+        self.events_version.fetch_add(1, Ordering::Release);
         Ok(id)
     }
 
@@ -122,16 +128,20 @@ impl Registry {
         } else {
             *entry = list.into();
         }
+        self.events_version.fetch_add(1, Ordering::Release);
         removed
     }
 
     /// Removes every subscriber of an event; how many there were.
     pub(crate) fn unsubscribe_all(&self, name: &str) -> usize {
-        self.events
+        let removed = self
+            .events
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(name)
-            .map_or(0, |list| list.len())
+            .map_or(0, |list| list.len());
+        self.events_version.fetch_add(1, Ordering::Release);
+        removed
     }
 
     /// Drops every method and subscriber (and whatever they captured).
@@ -141,6 +151,34 @@ impl Registry {
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .clear();
+        self.events_version.fetch_add(1, Ordering::Release);
+        #[cfg(feature = "schema")]
+        self.contracts().clear();
+    }
+
+    /// The version of the event table; it changes whenever a subscriber is added or removed.
+    #[cfg(feature = "schema")]
+    pub(crate) fn events_version(&self) -> u64 {
+        self.events_version.load(Ordering::Acquire)
+    }
+
+    /// The names of the events with at least one subscriber, each with its subscriptions.
+    #[cfg(feature = "schema")]
+    pub(crate) fn events(&self) -> Vec<(Box<str>, Vec<SubscriptionId>)> {
+        self.events
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(name, list)| (name.clone(), list.iter().map(|(id, _)| *id).collect()))
+            .collect()
+    }
+
+    /// The contracts of the generated services mounted here.
+    #[cfg(feature = "schema")]
+    pub(crate) fn contracts(&self) -> std::sync::MutexGuard<'_, crate::contract::MountedContracts> {
+        self.contracts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     pub(crate) fn subscribers(&self, name: &str) -> Option<Subscribers> {

@@ -14,12 +14,20 @@ use crate::registry::Registry;
 /// The handler table a [`Service`] registers into while it is mounted.
 #[derive(Debug)]
 pub struct Handlers<'a> {
-    registry: &'a Registry,
+    registry: &'a Arc<Registry>,
+    /// What this mount installed so far, for the record of a generated service's contract
+    /// (`echorpc::contract`): which handlers are still the mounted ones.
+    #[cfg(feature = "schema")]
+    installed: Vec<crate::contract::Installed>,
 }
 
 impl<'a> Handlers<'a> {
-    pub(crate) fn new(registry: &'a Registry) -> Self {
-        Self { registry }
+    pub(crate) fn new(registry: &'a Arc<Registry>) -> Self {
+        Self {
+            registry,
+            #[cfg(feature = "schema")]
+            installed: Vec::new(),
+        }
     }
 
     /// Adds (or replaces) a method.
@@ -27,7 +35,13 @@ impl<'a> Handlers<'a> {
     /// # Errors
     /// [`Error::InvalidName`] for a name the protocol reserves.
     pub fn method(&mut self, name: &str, handler: Arc<dyn MethodHandler>) -> Result<(), Error> {
-        self.registry.add_method(name, handler)
+        #[cfg(feature = "schema")]
+        let weak = Arc::downgrade(&handler);
+        self.registry.add_method(name, handler)?;
+        #[cfg(feature = "schema")]
+        self.installed
+            .push(crate::contract::Installed::method(name, weak));
+        Ok(())
     }
 
     /// Adds an event subscriber.
@@ -35,7 +49,23 @@ impl<'a> Handlers<'a> {
     /// # Errors
     /// [`Error::InvalidName`] for a name the protocol reserves.
     pub fn event(&mut self, name: &str, handler: Arc<dyn EventHandler>) -> Result<(), Error> {
-        self.registry.subscribe(name, handler).map(drop)
+        let _id = self.registry.subscribe(name, handler)?;
+        #[cfg(feature = "schema")]
+        self.installed
+            .push(crate::contract::Installed::event(name, _id));
+        Ok(())
+    }
+
+    /// The table this mount registers into.
+    #[cfg(feature = "schema")]
+    pub(crate) fn registry(&self) -> &'a Arc<Registry> {
+        self.registry
+    }
+
+    /// Takes what this mount installed so far.
+    #[cfg(feature = "schema")]
+    pub(crate) fn take_installed(&mut self) -> Vec<crate::contract::Installed> {
+        std::mem::take(&mut self.installed)
     }
 }
 

@@ -1,5 +1,6 @@
 //! `…Server<S>`: wraps an implementation of the trait and implements `echorpc::Service`, one
-//! method handler per method and one event handler per event.
+//! method handler per method and one event handler per event; with `echorpc`'s `schema`
+//! feature, mounting it also records the trait's `…Contract` (for `rpc.discover`).
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
@@ -27,6 +28,9 @@ pub(super) fn expand(def: &ServiceDef) -> TokenStream {
     let registrations = def.methods.iter().map(|method| registration(def, method));
     let handlers = local("handlers");
     let name = unraw(&server);
+    // The `…Contract` that `contract.rs` generates when `echorpc`'s `schema` feature is on;
+    // `record_contract!` ignores it when the feature is off.
+    let contract = format_ident!("{}Contract", def.ident);
     quote! {
         #cfgs
         #(#deprecated)*
@@ -70,6 +74,7 @@ pub(super) fn expand(def: &ServiceDef) -> TokenStream {
                     #handlers: &mut ::echorpc::__private::Handlers<'_>,
                 ) -> ::core::result::Result<(), ::echorpc::__private::Error> {
                     #(#registrations)*
+                    ::echorpc::__private::record_contract!(#handlers, #contract);
                     ::core::result::Result::Ok(())
                 }
             }

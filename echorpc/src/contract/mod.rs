@@ -36,8 +36,10 @@
 //! assert!(ts.contains("add(a: number, b: number): Promise<Sum>"));
 //! ```
 //!
-//! A server answers `rpc.discover` with the document once it mounts [`Api::discover`]
-//! (opt-in: nothing answers it otherwise).
+//! A server (or client) answers `rpc.discover` once it mounts [`Api::discover_mounted`] (the
+//! document of every generated service mounted on it, before or after, without naming them
+//! again) or [`Api::discover`] (the fixed document of this `Api`); opt-in: nothing answers it
+//! otherwise.
 //!
 //! # Mapping
 //! - Wire names, params (named objects by default, `params = "whole"`, none) and results are
@@ -57,11 +59,14 @@
 
 mod discover;
 mod model;
+mod mounted;
 mod openrpc;
 mod typescript;
 
 pub use discover::{DISCOVER, Discover};
 pub use model::{Contract, ServiceDescription};
+pub use mounted::DiscoverMounted;
+pub(crate) use mounted::{Installed, MountedContracts};
 pub use schemars;
 
 /// Support for the code `#[echorpc::service]` generates: not a public API.
@@ -71,6 +76,7 @@ pub mod __support {
         Contract, MethodDescription, ParamsStyle, ServiceDescription, event, method, schema,
         service,
     };
+    pub use super::mounted::{Described, Probe, TypedContract, UntypedContract, record};
     pub use schemars::JsonSchema;
 }
 
@@ -136,9 +142,20 @@ impl Api {
     }
 
     /// A [`Service`](crate::Service) answering `rpc.discover` with [`Api::openrpc`]: mount it
-    /// with `server.mount(api.discover())`.
+    /// with `server.mount(api.discover())`. The document is fixed: a service mounted but not
+    /// named in this `Api` is not in it (see [`discover_mounted`](Self::discover_mounted)).
     pub fn discover(&self) -> Discover {
         Discover::new(self.openrpc())
+    }
+
+    /// A [`Service`](crate::Service) answering `rpc.discover` with the document of everything
+    /// mounted on the side it is mounted on (`server.mount(api.discover_mounted())`, or on a
+    /// client): this `Api`'s `info`, callbacks and services, plus every generated `…Server`
+    /// mounted there, before or after it, without naming them here. Methods registered without
+    /// a contract are listed by name under `x-echorpc-untyped`. See [`DiscoverMounted`] for the
+    /// rules and an example.
+    pub fn discover_mounted(&self) -> DiscoverMounted {
+        DiscoverMounted::new(self.clone())
     }
 
     fn all(&self) -> impl Iterator<Item = &ServiceDescription> {

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::value::RawValue;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::{Semaphore, mpsc};
 use tokio::task::{AbortHandle, JoinHandle};
 
 use super::backplane::{Backplane, Channel, DirEntry, Inbound};
@@ -538,25 +538,21 @@ impl ClusterNode {
                 timeout_ms,
                 event,
             } => {
-                let Ok(permit) = Arc::clone(&self.serving).try_acquire_owned() else {
-                    self.reply(from, rid, ReplyOutcome::Busy);
-                    return;
-                };
-                let conn = target_connection(server, id, client_id.as_deref());
-                self.serve(permit, from, rid, async move {
-                    let timeout = Duration::from_millis(timeout_ms);
-                    match conn {
-                        None => ReplyOutcome::Gone,
-                        Some(conn) if event => {
-                            ReplyOutcome::from_result(conn.publish(&method, &params).await.map(
-                                |()| RawValue::from_string("null".to_owned()).unwrap_or_default(),
-                            ))
-                        }
-                        Some(conn) => ReplyOutcome::from_result(
+                let target = (id, client_id.as_deref());
+                self.serve(server, from, rid, target, move |conn| async move {
+                    if event {
+                        ReplyOutcome::from_result(
+                            conn.publish(&method, &params).await.map(|()| {
+                                RawValue::from_string("null".to_owned()).unwrap_or_default()
+                            }),
+                        )
+                    } else {
+                        let timeout = Duration::from_millis(timeout_ms);
+                        ReplyOutcome::from_result(
                             conn.call_raw(&method, &params, timeout)
                                 .await
                                 .and_then(raw_value),
-                        ),
+                        )
                     }
                 });
             }
@@ -568,28 +564,19 @@ impl ClusterNode {
                 calls,
                 timeout_ms,
             } => {
-                let Ok(permit) = Arc::clone(&self.serving).try_acquire_owned() else {
-                    self.reply(from, rid, ReplyOutcome::Busy);
-                    return;
-                };
-                let conn = target_connection(server, id, client_id.as_deref());
-                self.serve(permit, from, rid, async move {
-                    match conn {
-                        None => ReplyOutcome::Gone,
-                        Some(conn) => {
-                            let timeout = Duration::from_millis(timeout_ms);
-                            let calls = calls.iter().map(|c| (c.method.as_str(), &c.params));
-                            match tokio::time::timeout(timeout, conn.batch_raw(calls)).await {
-                                Err(_) => ReplyOutcome::from_result(Err(Error::Timeout(timeout))),
-                                Ok(Err(err)) => ReplyOutcome::from_result(Err(err)),
-                                Ok(Ok(outcomes)) => ReplyOutcome::Batch(
-                                    outcomes
-                                        .into_iter()
-                                        .map(|o| ReplyOutcome::from_result(o.and_then(raw_value)))
-                                        .collect(),
-                                ),
-                            }
-                        }
+                let target = (id, client_id.as_deref());
+                self.serve(server, from, rid, target, move |conn| async move {
+                    let timeout = Duration::from_millis(timeout_ms);
+                    let calls = calls.iter().map(|c| (c.method.as_str(), &c.params));
+                    match tokio::time::timeout(timeout, conn.batch_raw(calls)).await {
+                        Err(_) => ReplyOutcome::from_result(Err(Error::Timeout(timeout))),
+                        Ok(Err(err)) => ReplyOutcome::from_result(Err(err)),
+                        Ok(Ok(outcomes)) => ReplyOutcome::Batch(
+                            outcomes
+                                .into_iter()
+                                .map(|o| ReplyOutcome::from_result(o.and_then(raw_value)))
+                                .collect(),
+                        ),
                     }
                 });
             }
@@ -659,15 +646,30 @@ impl ClusterNode {
         }
     }
 
-    /// Serves a call or batch from node `from` in its own task, which [`Wire::Cancel`] and
-    /// [`leave`](Self::leave) abort, and answers it with what `work` returns.
-    fn serve(
+    /// Serves a call or batch `rid` from node `from` for `target` (a connection id of this
+    /// node, and the client_id it must have): answers `Busy` past the serving limit, `Gone`
+    /// without such a connection, and otherwise what `work` returns for the connection, run in
+    /// its own task, which [`Wire::Cancel`] and [`leave`](Self::leave) abort.
+    fn serve<Work, Fut>(
         self: &Arc<Self>,
-        permit: OwnedSemaphorePermit,
+        server: &Server,
         from: String,
         rid: u64,
-        work: impl Future<Output = ReplyOutcome> + Send + 'static,
-    ) {
+        target: (u64, Option<&str>),
+        work: Work,
+    ) where
+        Work: FnOnce(Connection) -> Fut,
+        Fut: Future<Output = ReplyOutcome> + Send + 'static,
+    {
+        let Ok(permit) = Arc::clone(&self.serving).try_acquire_owned() else {
+            self.reply(from, rid, ReplyOutcome::Busy);
+            return;
+        };
+        let Some(conn) = target_connection(server, target.0, target.1) else {
+            self.reply(from, rid, ReplyOutcome::Gone);
+            return;
+        };
+        let work = work(conn);
         let node = Arc::clone(self);
         let key = (from.clone(), rid);
         // Locked across the spawn: the task cannot remove its entry before it is there.

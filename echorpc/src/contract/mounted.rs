@@ -308,7 +308,8 @@ pub(crate) fn document(api: &Api, registry: &Registry) -> Value {
             .iter()
             .any(|(name, ids)| *name == installed.name && ids.contains(id)),
     };
-    let mounted: Vec<(fn() -> ServiceDescription, Vec<(Box<str>, bool)>)> = registry
+    // Each record's `describe`, with its wire names still served by its mount's handlers.
+    let mounted: Vec<_> = registry
         .contracts()
         .records
         .iter()
@@ -321,7 +322,7 @@ pub(crate) fn document(api: &Api, registry: &Registry) -> Value {
                     let event = matches!(installed.handler, InstalledHandler::Event(_));
                     (installed.name.clone(), event)
                 })
-                .collect();
+                .collect::<Vec<_>>();
             (record.describe, live)
         })
         .collect();

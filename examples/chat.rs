@@ -7,7 +7,8 @@
 //! page (`examples/chat/`, TypeScript compiled to `examples/chat/dist/`) uses the browser's own
 //! WebSocket with the generated `AppClient` and `registerCallbacks`; chat lines travel as the
 //! `chat` event and are relayed to the other tabs, and "Ask server" makes the server call the
-//! page's `double` back. The server also answers `rpc.discover` with the OpenRPC document.
+//! page's `double` back. The server also answers `rpc.discover` with the OpenRPC document of
+//! what it mounts (`Api::discover_mounted`).
 //! Prints a line containing `chat page on http://…` once ready; Ctrl-C stops it.
 
 use std::net::SocketAddr;
@@ -85,7 +86,7 @@ async fn run() -> Result<(), String> {
         .mount(AppServer::new(app))
         .map_err(|e| e.to_string())?;
     server
-        .mount(contract::api().discover())
+        .mount(contract::served().discover_mounted())
         .map_err(|e| e.to_string())?;
     let ws_addr = server.start().await.map_err(|e| e.to_string())?;
 

@@ -73,6 +73,27 @@ pub trait Plain {
     async fn bump(&self, o: Opaque) -> Opaque;
 }
 
+/// The generated code, with the contract record it makes at mount, names nothing from the
+/// prelude.
+pub mod no_prelude {
+    #![no_implicit_prelude]
+
+    /// A service compiled without the prelude.
+    #[::echorpc::service(namespace = "bare.")]
+    pub trait Bare {
+        /// A number.
+        async fn get(&self) -> u32;
+    }
+}
+
+struct BareImpl;
+
+impl no_prelude::Bare for BareImpl {
+    async fn get(&self) -> u32 {
+        7
+    }
+}
+
 struct ShopImpl;
 
 impl Shop for ShopImpl {
@@ -209,6 +230,22 @@ async fn lists_services_mounted_before_and_after_it_over_a_socket() {
 
     client.disconnect().await;
     server.stop().await;
+}
+
+#[tokio::test]
+async fn a_service_generated_without_the_prelude_is_recorded() {
+    let server = Server::builder().build();
+    server.mount(base().discover_mounted()).unwrap();
+    server.mount(no_prelude::BareServer::new(BareImpl)).unwrap();
+    let client = server
+        .connect_in_memory(Client::builder("memory"))
+        .await
+        .unwrap();
+    assert_eq!(
+        discover(&client).await,
+        base().service::<no_prelude::BareContract>().openrpc()
+    );
+    client.disconnect().await;
 }
 
 #[tokio::test]

@@ -87,7 +87,9 @@ macro_rules! registration_surface {
 
             /// Mounts a typed service (the `…Server` wrapper `#[echorpc::service]` generates):
             /// each of its methods and events becomes a handler, next to any registered with
-            /// [`register`](Self::register).
+            /// [`register`](Self::register). With the `schema` feature, it also records the
+            /// service's contract (one record per service trait; mounting it again replaces
+            /// it), so `rpc.discover` can list it: see `echorpc::contract::DiscoverMounted`.
             ///
             /// # Errors
             /// [`Error::InvalidName`](crate::Error::InvalidName) when the service uses a

@@ -64,9 +64,18 @@ impl Server {
         self.cluster_node().map(|node| node.stats())
     }
 
-    /// The connection of this server whose id is `id`.
-    pub(crate) fn local_connection_by_u64(&self, id: u64) -> Option<Connection> {
-        self.connection(ConnectionId::from_u64(id))
+    /// The open connection of this server whose id is `id` and, when `client_id` is given,
+    /// whose client_id it is. A directory record or a call routed by client_id passes it: a
+    /// node restarted under the same name numbers its connections from 1 again, so a record of
+    /// its previous run may name another client's connection.
+    pub(crate) fn open_local_connection(
+        &self,
+        id: u64,
+        client_id: Option<&str>,
+    ) -> Option<Connection> {
+        self.connection(ConnectionId::from_u64(id)).filter(|conn| {
+            conn.is_open() && client_id.is_none_or(|wanted| conn.meta().client_id() == wanted)
+        })
     }
 
     /// The most recent open connection of this server with this `client_id`.

@@ -30,8 +30,7 @@ const INBOUND_QUEUE: usize = 8192;
 const OUTBOX_BATCH: usize = 256;
 /// How many round trips one sweep for dead nodes' records may take (500 records each).
 const SWEEP_PAGES: usize = 20;
-/// How often a joining node tries to remove its previous run's records before it gives up
-/// (they can then only be found by the calls they fail).
+/// How often a joining node tries to remove its previous run's records before it gives up.
 const JOIN_FORGET_TRIES: u32 = 3;
 
 /// Something queued toward the backplane, in order.
@@ -137,15 +136,6 @@ fn now_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-/// The connection `id` of this node that a call from another node is for: `None` when it is
-/// gone, or when it does not have the `client_id` the call was routed by (a record from a
-/// previous run of this node under the same name).
-fn target_connection(server: &Server, id: u64, client_id: Option<&str>) -> Option<Connection> {
-    server
-        .local_connection_by_u64(id)
-        .filter(|conn| client_id.is_none_or(|wanted| conn.meta().client_id() == wanted))
-}
-
 /// A result as raw JSON to send to another node.
 fn raw_value(raw: RawJson) -> Result<Box<RawValue>, Error> {
     RawValue::from_string(raw.get().to_owned())
@@ -230,26 +220,7 @@ impl ClusterNode {
         if let Err(err) = backplane.keep_alive(ALIVE_TTL_SECS).await {
             tracing::debug!(%err, "first cluster keep-alive failed; the loop retries");
         }
-        for attempt in 1..=JOIN_FORGET_TRIES {
-            match backplane.forget_node(&self.config.node).await {
-                Ok(0) => break,
-                Ok(removed) => {
-                    tracing::info!(
-                        node = %self.config.node,
-                        removed,
-                        "directory records of this node's previous run removed"
-                    );
-                    break;
-                }
-                Err(err) if attempt == JOIN_FORGET_TRIES => {
-                    tracing::warn!(%err, "directory records of a previous run not removed");
-                }
-                Err(err) => {
-                    tracing::debug!(%err, "removing a previous run's records; trying again");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-            }
-        }
+        self.forget_previous_run(backplane.as_ref()).await;
         let weak = server.downgrade();
         let outbox_rx = self
             .outbox_rx
@@ -281,6 +252,31 @@ impl ClusterNode {
             "joined the cluster"
         );
         Ok(())
+    }
+
+    /// Removes the directory records a previous run under this node's name left, trying a few
+    /// times (what is left can then only be found by the calls it fails).
+    async fn forget_previous_run(&self, backplane: &dyn Backplane) {
+        for attempt in 1..=JOIN_FORGET_TRIES {
+            match backplane.forget_node(&self.config.node).await {
+                Ok(0) => return,
+                Ok(removed) => {
+                    tracing::info!(
+                        node = %self.config.node,
+                        removed,
+                        "directory records of this node's previous run removed"
+                    );
+                    return;
+                }
+                Err(err) if attempt == JOIN_FORGET_TRIES => {
+                    tracing::warn!(%err, "directory records of a previous run not removed");
+                }
+                Err(err) => {
+                    tracing::debug!(%err, "removing a previous run's records; trying again");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        }
     }
 
     /// Leaves the cluster and stops this node's tasks.
@@ -665,7 +661,7 @@ impl ClusterNode {
             self.reply(from, rid, ReplyOutcome::Busy);
             return;
         };
-        let Some(conn) = target_connection(server, target.0, target.1) else {
+        let Some(conn) = server.open_local_connection(target.0, target.1) else {
             self.reply(from, rid, ReplyOutcome::Gone);
             return;
         };

@@ -274,6 +274,32 @@ impl RedisBackplane {
             .map_err(redis_error)
     }
 
+    /// A pipeline removing `node`'s record of connection `id` for `client_id`.
+    fn record_removal(&self, client_id: &str, node: &str, id: u64) -> redis::Pipeline {
+        let mut pipe = redis::pipe();
+        pipe.cmd("HDEL")
+            .arg(self.names.client_key(client_id))
+            .arg(record_field(node, id))
+            .ignore();
+        pipe
+    }
+
+    /// The names in the member set, each with whether that node is alive now.
+    async fn members(&self) -> Result<Vec<(String, bool)>, BackplaneError> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("SMEMBERS").arg(&self.names.nodes);
+        let (names,): (Vec<String>,) = self.run(&pipe).await?;
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for name in &names {
+            pipe.cmd("EXISTS").arg(self.names.alive_key(name));
+        }
+        let alive: Vec<bool> = self.run(&pipe).await?;
+        Ok(names.into_iter().zip(alive).collect())
+    }
+
     /// Removes one page of `node`'s records (see [`FORGET_PAGE_SCRIPT`]).
     async fn forget_page(
         &self,
@@ -386,20 +412,10 @@ impl Backplane for RedisBackplane {
 
     fn live_nodes(&self) -> BoxFuture<'_, Result<Vec<String>, BackplaneError>> {
         async move {
-            let mut pipe = redis::pipe();
-            pipe.cmd("SMEMBERS").arg(&self.names.nodes);
-            let (names,): (Vec<String>,) = self.run(&pipe).await?;
-            if names.is_empty() {
-                return Ok(names);
-            }
-            let mut pipe = redis::pipe();
-            for name in &names {
-                pipe.cmd("EXISTS").arg(self.names.alive_key(name));
-            }
-            let alive: Vec<bool> = self.run(&pipe).await?;
-            Ok(names
+            Ok(self
+                .members()
+                .await?
                 .into_iter()
-                .zip(alive)
                 .filter_map(|(name, alive)| alive.then_some(name))
                 .collect())
         }
@@ -434,12 +450,8 @@ impl Backplane for RedisBackplane {
         id: u64,
     ) -> BoxFuture<'a, Result<(), BackplaneError>> {
         async move {
-            let mut pipe = redis::pipe();
+            let mut pipe = self.record_removal(client_id, &self.node, id);
             pipe.cmd("HDEL")
-                .arg(self.names.client_key(client_id))
-                .arg(record_field(&self.node, id))
-                .ignore()
-                .cmd("HDEL")
                 .arg(self.names.conns_key(&self.node))
                 .arg(id)
                 .ignore();
@@ -455,11 +467,7 @@ impl Backplane for RedisBackplane {
         id: u64,
     ) -> BoxFuture<'a, Result<(), BackplaneError>> {
         async move {
-            let mut pipe = redis::pipe();
-            pipe.cmd("HDEL")
-                .arg(self.names.client_key(client_id))
-                .arg(record_field(node, id))
-                .ignore();
+            let pipe = self.record_removal(client_id, node, id);
             self.run::<()>(&pipe).await
         }
         .boxed()
@@ -475,21 +483,14 @@ impl Backplane for RedisBackplane {
 
     fn sweep_dead_nodes(&self, max_pages: usize) -> BoxFuture<'_, Result<usize, BackplaneError>> {
         async move {
-            let mut pipe = redis::pipe();
-            pipe.cmd("SMEMBERS").arg(&self.names.nodes);
-            let (names,): (Vec<String>,) = self.run(&pipe).await?;
-            let others: Vec<String> = names.into_iter().filter(|n| *n != self.node).collect();
-            if others.is_empty() {
-                return Ok(0);
-            }
-            let mut pipe = redis::pipe();
-            for name in &others {
-                pipe.cmd("EXISTS").arg(self.names.alive_key(name));
-            }
-            let alive: Vec<bool> = self.run(&pipe).await?;
+            let members = self.members().await?;
+            let dead = members
+                .iter()
+                .filter(|(name, alive)| !alive && *name != self.node)
+                .map(|(name, _)| name);
             let mut removed = 0;
             let mut budget = max_pages;
-            for (name, _) in others.iter().zip(alive).filter(|(_, alive)| !alive) {
+            for name in dead {
                 // The script checks again, atomically, before each page.
                 let count = self.forget_pages(name, true, &mut budget).await?;
                 if count > 0 {

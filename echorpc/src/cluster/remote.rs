@@ -12,7 +12,7 @@ use tokio::sync::oneshot;
 
 use super::backplane::Channel;
 use super::node::{ClusterNode, unreachable};
-use super::wire::{self, BatchCall, ReplyOutcome, Wire};
+use super::wire::{self, BatchCall, ReplyOutcome, Wire, millis};
 use super::{ConnectionAddr, LOCAL_NODE};
 use crate::connection::{Connection, decode};
 use crate::error::{Error, ErrorCode};
@@ -139,10 +139,9 @@ impl RemotePeer {
     pub fn local_connection(&self) -> Option<Connection> {
         match &self.target {
             Target::ClientId(id) => self.server.latest_local_with_client_id(id),
-            Target::Addr(addr) if addr.node() == self.server.node_name() => self
-                .server
-                .local_connection_by_u64(addr.id())
-                .filter(Connection::is_open),
+            Target::Addr(addr) if addr.node() == self.server.node_name() => {
+                self.server.open_local_connection(addr.id(), None)
+            }
             Target::Addr(_) => None,
         }
     }
@@ -316,12 +315,7 @@ impl RemotePeer {
                 let mut routes = Vec::new();
                 for entry in entries {
                     if entry.node == node.name() {
-                        // A record from this node's previous run may name another client's
-                        // connection now (ids start from 1 again).
-                        match server
-                            .local_connection_by_u64(entry.id)
-                            .filter(|c| c.is_open() && c.meta().client_id() == client_id)
-                        {
+                        match server.open_local_connection(entry.id, Some(client_id)) {
                             Some(conn) => routes.push(Route::Local(conn)),
                             None => self.forget(&ConnectionAddr::new(entry.node, entry.id)),
                         }
@@ -368,8 +362,7 @@ impl RemotePeer {
                 event,
             })
             .await?;
-        let raw = outcome.into_result()?;
-        Ok(RawJson::from(String::from(Box::<str>::from(raw))))
+        outcome.into_result()
     }
 
     /// One batch through the backplane to connection `addr`.
@@ -396,11 +389,7 @@ impl RemotePeer {
                 timeout_ms: millis(timeout),
             })
             .await?;
-        Ok(outcome
-            .into_batch()?
-            .into_iter()
-            .map(|item| item.map(|raw| RawJson::from(String::from(Box::<str>::from(raw)))))
-            .collect())
+        outcome.into_batch()
     }
 
     /// Sends the message `make` builds (from this node's name, the request id and the
@@ -449,10 +438,6 @@ impl RemotePeer {
             .map_err(|_| Error::Timeout(timeout))?
             .map_err(|_| Error::NotConnected)
     }
-}
-
-fn millis(timeout: Duration) -> u64 {
-    u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Frees a pending cross-node call's slot when dropped; a call delivered and still

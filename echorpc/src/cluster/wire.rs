@@ -6,6 +6,8 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::error::{Error, ErrorCode, ErrorObject};
+use crate::pending::Outcome;
+use crate::raw::RawJson;
 
 /// Which connections of a node a broadcast goes to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,17 +114,17 @@ impl ReplyOutcome {
             Ok(raw) => Self::Result(raw),
             Err(Error::Rpc(obj)) => Self::Error(WireError::from(&obj)),
             Err(Error::Timeout(d)) => Self::Timeout {
-                timeout_ms: u64::try_from(d.as_millis()).unwrap_or(u64::MAX),
+                timeout_ms: millis(d),
             },
             Err(Error::NotConnected) => Self::Gone,
             Err(other) => Self::Error(WireError::from(&other.to_object())),
         }
     }
 
-    /// The caller's view of the outcome.
-    pub(crate) fn into_result(self) -> Result<Box<RawValue>, Error> {
+    /// The caller's view of the outcome: what a call on a local connection gives.
+    pub(crate) fn into_result(self) -> Outcome {
         match self {
-            Self::Result(raw) => Ok(raw),
+            Self::Result(raw) => Ok(RawJson::from(String::from(Box::<str>::from(raw)))),
             Self::Error(err) => Err(Error::Rpc(err.into())),
             Self::Timeout { timeout_ms } => {
                 Err(Error::Timeout(std::time::Duration::from_millis(timeout_ms)))
@@ -137,7 +139,7 @@ impl ReplyOutcome {
     }
 
     /// The caller's view of a batch's outcome: one result per call, or why none came.
-    pub(crate) fn into_batch(self) -> Result<Vec<Result<Box<RawValue>, Error>>, Error> {
+    pub(crate) fn into_batch(self) -> Result<Vec<Outcome>, Error> {
         match self {
             Self::Batch(items) => Ok(items.into_iter().map(Self::into_result).collect()),
             other => Err(match other.into_result() {
@@ -146,6 +148,11 @@ impl ReplyOutcome {
             }),
         }
     }
+}
+
+/// A timeout as carried between nodes, in whole milliseconds.
+pub(crate) fn millis(timeout: std::time::Duration) -> u64 {
+    u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// An error object as carried between nodes.

@@ -58,13 +58,21 @@ impl Outbound {
         self.arrived.notify_one();
     }
 
+    /// Takes a free place, if there is one now.
+    fn take_place(&self) -> Result<(), Refused> {
+        match self.room.try_acquire() {
+            Ok(permit) => {
+                permit.forget();
+                Ok(())
+            }
+            Err(TryAcquireError::NoPermits) => Err(Refused::Full),
+            Err(TryAcquireError::Closed) => Err(Refused::Closed),
+        }
+    }
+
     /// Queues `frame` if there is room now.
     pub(crate) fn try_push(&self, frame: Frame) -> Result<(), Refused> {
-        match self.room.try_acquire() {
-            Ok(permit) => permit.forget(),
-            Err(TryAcquireError::NoPermits) => return Err(Refused::Full),
-            Err(TryAcquireError::Closed) => return Err(Refused::Closed),
-        }
+        self.take_place()?;
         self.append(frame);
         Ok(())
     }
@@ -73,12 +81,12 @@ impl Outbound {
     /// would leave the peer's handler running, and there are few (at most one per call of ours,
     /// and those are bounded by the pending table). Refused only once the connection is closed.
     pub(crate) fn push_control(&self, frame: Frame) -> Result<(), Refused> {
-        match self.room.try_acquire() {
-            Ok(permit) => permit.forget(),
-            Err(TryAcquireError::NoPermits) => {
+        match self.take_place() {
+            Ok(()) => {}
+            Err(Refused::Full) => {
                 self.over.fetch_add(1, Ordering::AcqRel);
             }
-            Err(TryAcquireError::Closed) => return Err(Refused::Closed),
+            Err(Refused::Closed) => return Err(Refused::Closed),
         }
         self.append(frame);
         Ok(())
